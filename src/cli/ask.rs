@@ -1,0 +1,75 @@
+//! `docent ask`: one question, the answer streamed to standard output, then its sources.
+
+use std::io::Write;
+
+use anyhow::{Context, Result};
+use futures::StreamExt;
+use serde::Serialize;
+
+use crate::answer::{Assistant, Source};
+use crate::i18n::Strings;
+use crate::models::{EngineEvent, TokenUsage};
+
+use super::AskArgs;
+
+#[derive(Serialize)]
+struct AskOutput<'a> {
+    answer: &'a str,
+    sources: Vec<SourceRef<'a>>,
+    usage: TokenUsage,
+}
+
+#[derive(Serialize)]
+struct SourceRef<'a> {
+    doc: &'a str,
+    pages: &'a [u32],
+}
+
+pub async fn run(assistant: &Assistant, args: &AskArgs, strings: &Strings) -> Result<()> {
+    let question = args.question.join(" ");
+    let options = args.generation.answer_options();
+    let pending = assistant.answer(&[], &question, None, &options).await?;
+
+    let mut stdout = std::io::stdout();
+    let mut answer = String::new();
+    let mut usage = TokenUsage::default();
+    let mut events = pending.events;
+    while let Some(event) = events.next().await {
+        match event? {
+            EngineEvent::Delta(text) => {
+                if !args.json {
+                    stdout.write_all(text.as_bytes())?;
+                    stdout.flush()?;
+                }
+                answer.push_str(&text);
+            }
+            EngineEvent::Finished { usage: final_usage, .. } => usage = final_usage,
+        }
+    }
+
+    if args.json {
+        let output = AskOutput {
+            answer: answer.trim(),
+            sources: pending.sources.iter().map(|source| SourceRef { doc: &source.hit.doc, pages: &source.hit.pages }).collect(),
+            usage,
+        };
+        println!("{}", serde_json::to_string(&output).context("could not encode the answer")?);
+        return Ok(());
+    }
+
+    println!();
+    print_sources(&pending.sources, strings);
+    Ok(())
+}
+
+fn print_sources(sources: &[Source], strings: &Strings) {
+    println!();
+    if sources.is_empty() {
+        println!("{}", strings.no_sources);
+        return;
+    }
+    println!("{}:", strings.sources);
+    for source in sources {
+        println!("  [{}] {}", source.number, source.label());
+    }
+}

@@ -1,0 +1,183 @@
+//! Command-line arguments and the commands that do not need a server or a terminal UI.
+
+pub mod ask;
+pub mod eval;
+pub mod ingest;
+pub mod kb;
+pub mod search;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::config::DEFAULT_KB;
+
+#[derive(Debug, Parser)]
+#[command(name = "docent", version, about = "Ask questions about your manuals: local retrieval and a local model, with citations to file and page.")]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// Knowledge base to use (a folder under $DOCENT_HOME/kb)
+    #[arg(long, global = true, value_name = "NAME", env = "DOCENT_KB", default_value = DEFAULT_KB)]
+    pub kb: String,
+
+    /// Chat model: a GGUF file, or a model id that mistral.rs resolves [default: the cached SmolLM2 GGUF]
+    #[arg(long, global = true, value_name = "PATH_OR_ID", env = "DOCENT_MODEL")]
+    pub model: Option<String>,
+
+    /// Generate answers on an OpenAI-compatible server at this base URL (e.g. http://host:8000/v1)
+    /// instead of locally; --model then names the server's model
+    #[arg(long, global = true, value_name = "URL", env = "DOCENT_REMOTE_URL")]
+    pub remote_url: Option<String>,
+
+    /// Interface language: en or zh [default: from the locale]
+    #[arg(long, global = true, value_name = "LANG", value_parser = ["en", "zh"])]
+    pub lang: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Add files and folders (PDF, Markdown, plain text) to a knowledge base
+    Ingest(IngestArgs),
+    /// Show the passages that best match a query
+    Search(SearchArgs),
+    /// Answer one question from the knowledge base, streaming to standard output
+    Ask(AskArgs),
+    /// Open the terminal chat
+    Chat(ChatArgs),
+    /// Serve an OpenAI-compatible HTTP API
+    Serve(ServeArgs),
+    /// Measure retrieval quality on a JSONL question set
+    Eval(EvalArgs),
+    /// Manage knowledge bases
+    #[command(subcommand)]
+    Kb(KbCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KbCommand {
+    /// List the knowledge bases
+    List,
+    /// Show the documents, pages and chunks of a knowledge base (the one given by --kb)
+    Stats {
+        /// Print one JSON object instead of text
+        #[arg(long)]
+        json: bool,
+    },
+    /// Delete a knowledge base and everything ingested into it (the files themselves stay)
+    Remove {
+        /// Name of the knowledge base to delete
+        #[arg(value_name = "NAME")]
+        name: String,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct IngestArgs {
+    /// Files and folders to ingest; folders are walked recursively
+    #[arg(required = true, value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+
+    /// Maximum chunk size, in characters
+    #[arg(long, default_value_t = 800, value_name = "CHARS")]
+    pub chunk_chars: usize,
+
+    /// Characters repeated between consecutive pieces of a long paragraph
+    #[arg(long, default_value_t = 100, value_name = "CHARS")]
+    pub chunk_overlap: usize,
+}
+
+#[derive(Debug, Args)]
+pub struct SearchArgs {
+    /// The query, in any language; no query syntax
+    #[arg(required = true, value_name = "QUERY")]
+    pub query: Vec<String>,
+
+    /// Number of results
+    #[arg(long, default_value_t = 5, value_name = "N")]
+    pub top_k: usize,
+
+    /// Print one JSON object instead of text
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Settings shared by the commands that generate answers.
+#[derive(Debug, Clone, Args)]
+pub struct GenerationArgs {
+    /// Passages retrieved and given to the model
+    #[arg(long, default_value_t = 3, value_name = "N")]
+    pub top_k: usize,
+
+    /// Maximum answer length, in tokens
+    #[arg(long, default_value_t = 256, value_name = "N")]
+    pub max_tokens: usize,
+
+    /// Characters of passage text given to the model, all passages together
+    #[arg(long, default_value_t = 1800, value_name = "CHARS")]
+    pub context_chars: usize,
+}
+
+#[derive(Debug, Args)]
+pub struct AskArgs {
+    /// The question
+    #[arg(required = true, value_name = "QUESTION")]
+    pub question: Vec<String>,
+
+    /// Print one JSON object with the answer, sources and token usage
+    #[arg(long)]
+    pub json: bool,
+
+    #[command(flatten)]
+    pub generation: GenerationArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ChatArgs {
+    #[command(flatten)]
+    pub generation: GenerationArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on
+    #[arg(long, default_value = "127.0.0.1:8080", value_name = "HOST:PORT")]
+    pub addr: SocketAddr,
+
+    #[command(flatten)]
+    pub generation: GenerationArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct EvalArgs {
+    /// JSONL file: one object a line with `question`, `doc` (file name) and `pages`
+    #[arg(value_name = "FILE.jsonl")]
+    pub file: PathBuf,
+
+    /// Results examined per question; MRR counts ranks up to this depth
+    #[arg(long, default_value_t = 10, value_name = "N")]
+    pub top_k: usize,
+
+    /// Print one JSON object instead of a table
+    #[arg(long)]
+    pub json: bool,
+}
+
+impl GenerationArgs {
+    pub fn answer_options(&self) -> crate::answer::AnswerOptions {
+        crate::answer::AnswerOptions {
+            top_k: self.top_k,
+            max_source_chars: self.context_chars,
+            generation: crate::models::GenerationParams { max_tokens: self.max_tokens, ..Default::default() },
+            ..Default::default()
+        }
+    }
+}

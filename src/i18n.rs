@@ -1,0 +1,128 @@
+//! Interface language and the user-facing strings in English and Simplified Chinese.
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Language {
+    En,
+    Zh,
+}
+
+impl Language {
+    /// Chooses the language of an answer: Chinese if the text contains CJK characters.
+    pub fn of_text(text: &str) -> Self {
+        if crate::rag::text::contains_cjk(text) {
+            Self::Zh
+        } else {
+            Self::En
+        }
+    }
+
+    /// Parses `en`/`zh` (also `zh-CN`, `zh_CN.UTF-8`, ...).
+    pub fn parse(value: &str) -> Option<Self> {
+        let lower = value.trim().to_ascii_lowercase();
+        if lower.starts_with("zh") {
+            Some(Self::Zh)
+        } else if lower.starts_with("en") || lower == "c" || lower == "posix" {
+            Some(Self::En)
+        } else {
+            None
+        }
+    }
+
+    /// Reads the interface language from `DOCENT_LANG`, then the POSIX locale variables
+    /// in their order of precedence (`LC_ALL`, `LC_MESSAGES`, `LANG`); English by default.
+    pub fn from_env() -> Self {
+        for key in ["DOCENT_LANG", "LC_ALL", "LC_MESSAGES", "LANG"] {
+            if let Ok(value) = std::env::var(key) {
+                if !value.is_empty() {
+                    return Self::parse(&value).unwrap_or(Self::En);
+                }
+            }
+        }
+        Self::En
+    }
+
+    pub fn strings(self) -> &'static Strings {
+        match self {
+            Self::En => &EN,
+            Self::Zh => &ZH,
+        }
+    }
+}
+
+/// Every string the terminal chat and the ingest report show.
+pub struct Strings {
+    pub chat_title: &'static str,
+    pub input_title: &'static str,
+    pub input_hint_idle: &'static str,
+    pub input_hint_busy: &'static str,
+    pub you: &'static str,
+    pub assistant: &'static str,
+    pub sources: &'static str,
+    pub no_sources: &'static str,
+    pub searching: &'static str,
+    pub stopped: &'static str,
+    pub error: &'static str,
+    pub welcome: &'static str,
+    pub ingested: &'static str,
+    pub ingested_no_text: &'static str,
+    pub unchanged: &'static str,
+    pub failed: &'static str,
+    pub pages: &'static str,
+    pub chunks: &'static str,
+}
+
+static EN: Strings = Strings {
+    chat_title: "docent",
+    input_title: "Question",
+    input_hint_idle: "Enter: send · Esc/Ctrl+C: quit · ↑↓ PgUp PgDn: scroll",
+    input_hint_busy: "Esc: stop answer · Ctrl+C: quit",
+    you: "You",
+    assistant: "docent",
+    sources: "Sources",
+    no_sources: "No matching passage in the knowledge base.",
+    searching: "searching…",
+    stopped: "[stopped]",
+    error: "Error",
+    welcome: "Ask a question about the documents in knowledge base",
+    ingested: "ingested",
+    ingested_no_text: "ingested, but no page has text (scanned?)",
+    unchanged: "unchanged",
+    failed: "failed",
+    pages: "pages",
+    chunks: "chunks",
+};
+
+static ZH: Strings = Strings {
+    chat_title: "docent",
+    input_title: "问题",
+    input_hint_idle: "Enter：发送 · Esc/Ctrl+C：退出 · ↑↓ PgUp PgDn：滚动",
+    input_hint_busy: "Esc：停止回答 · Ctrl+C：退出",
+    you: "你",
+    assistant: "docent",
+    sources: "来源",
+    no_sources: "知识库中没有匹配的段落。",
+    searching: "检索中…",
+    stopped: "[已停止]",
+    error: "错误",
+    welcome: "请就知识库中的文档提问，知识库：",
+    ingested: "已导入",
+    ingested_no_text: "已导入，但没有可提取文字的页面（扫描件？）",
+    unchanged: "未变化",
+    failed: "失败",
+    pages: "页",
+    chunks: "段",
+};
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parse_locale_values() {
+        assert_eq!(Language::parse("zh_CN.UTF-8"), Some(Language::Zh));
+        assert_eq!(Language::parse("zh"), Some(Language::Zh));
+        assert_eq!(Language::parse("en_US.UTF-8"), Some(Language::En));
+        assert_eq!(Language::parse("C"), Some(Language::En));
+        assert_eq!(Language::parse("fr_FR"), None);
+    }
+}

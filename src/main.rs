@@ -1,0 +1,98 @@
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use clap::Parser;
+
+use docent::answer::Assistant;
+use docent::cli::{self, Cli, Command, GlobalArgs};
+use docent::config::Paths;
+use docent::i18n::Language;
+use docent::models::{ChatEngine, LocalEngine, ModelSpec, RemoteConfig, RemoteEngine};
+use docent::rag::KnowledgeBase;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing(matches!(cli.command, Command::Serve(_)));
+
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: could not start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> Result<()> {
+    let paths = Paths::from_env()?;
+    let language = match cli.global.lang.as_deref().and_then(Language::parse) {
+        Some(language) => language,
+        None => Language::from_env(),
+    };
+    let strings = language.strings();
+    let kb_name = cli.global.kb.as_str();
+
+    match &cli.command {
+        Command::Ingest(args) => tokio::task::block_in_place(|| cli::ingest::run(&paths, kb_name, args, strings)),
+        Command::Search(args) => tokio::task::block_in_place(|| cli::search::run(&paths, kb_name, args)),
+        Command::Eval(args) => tokio::task::block_in_place(|| cli::eval::run(&paths, kb_name, args)),
+        Command::Kb(command) => tokio::task::block_in_place(|| cli::kb::run(&paths, kb_name, command)),
+        Command::Ask(args) => {
+            let assistant = open_assistant(&paths, kb_name, &cli.global).await?;
+            cli::ask::run(&assistant, args, strings).await
+        }
+        Command::Chat(args) => {
+            let assistant = open_assistant(&paths, kb_name, &cli.global).await?;
+            docent::tui::run(assistant, args.generation.answer_options(), language).await
+        }
+        Command::Serve(args) => {
+            // Bind and open the knowledge base before the slow model load, so that a port in
+            // use or a wrong --kb fails at once.
+            let listener = docent::api::bind(args.addr).await?;
+            let knowledge_base = KnowledgeBase::open(&paths, kb_name)?;
+            let engine = load_engine(&paths, &cli.global).await?;
+            let state = docent::api::AppState::new(paths.clone(), Arc::new(knowledge_base), engine, args.generation.answer_options());
+            docent::api::serve(listener, state).await
+        }
+    }
+}
+
+async fn open_assistant(paths: &Paths, kb_name: &str, global: &GlobalArgs) -> Result<Assistant> {
+    let knowledge_base = Arc::new(KnowledgeBase::open(paths, kb_name)?);
+    let engine = load_engine(paths, global).await?;
+    Ok(Assistant::new(knowledge_base, engine))
+}
+
+/// Connects to the remote server given by `--remote-url`, or loads the local model.
+async fn load_engine(paths: &Paths, global: &GlobalArgs) -> Result<Arc<dyn ChatEngine>> {
+    if let Some(base_url) = &global.remote_url {
+        let model = global
+            .model
+            .clone()
+            .context("--remote-url needs --model (or DOCENT_MODEL) to name the server's model")?;
+        let api_key = std::env::var("DOCENT_REMOTE_API_KEY").ok().filter(|key| !key.is_empty());
+        return Ok(Arc::new(RemoteEngine::new(RemoteConfig { base_url: base_url.clone(), api_key, model })));
+    }
+    let spec = match global.model.as_deref() {
+        Some(value) => ModelSpec::parse(value),
+        None => ModelSpec::GgufFile(paths.default_model()),
+    };
+    Ok(Arc::new(LocalEngine::load(&spec).await?))
+}
+
+/// Logs go to standard error. `RUST_LOG` overrides the defaults: warnings only, plus
+/// docent's own start-up and request logs for `serve`.
+fn init_tracing(serving: bool) {
+    let default_filter = if serving { "warn,docent=info" } else { "warn" };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_filter));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+}

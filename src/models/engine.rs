@@ -1,0 +1,98 @@
+//! The chat-engine interface: messages in, a cancellable stream of text deltas out,
+//! ending with the finish reason and token usage.
+
+use std::pin::Pin;
+
+use futures::future::BoxFuture;
+use futures::Stream;
+use serde::Serialize;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    System,
+    User,
+    Assistant,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChatMessage {
+    pub role: Role,
+    pub content: String,
+}
+
+impl ChatMessage {
+    pub fn new(role: Role, content: impl Into<String>) -> Self {
+        Self { role, content: content.into() }
+    }
+}
+
+/// Sampling settings for one generation. `temperature: None` means the engine's greedy
+/// (deterministic) sampler.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GenerationParams {
+    pub max_tokens: usize,
+    pub temperature: Option<f64>,
+    pub top_p: Option<f64>,
+    pub stop: Vec<String>,
+}
+
+impl Default for GenerationParams {
+    fn default() -> Self {
+        Self { max_tokens: 256, temperature: None, top_p: None, stop: Vec::new() }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct TokenUsage {
+    pub prompt_tokens: usize,
+    pub completion_tokens: usize,
+    pub total_tokens: usize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FinishReason {
+    /// The model ended its answer or hit a stop sequence.
+    Stop,
+    /// The answer reached `max_tokens` or the context length.
+    Length,
+}
+
+impl FinishReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Stop => "stop",
+            Self::Length => "length",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum EngineEvent {
+    Delta(String),
+    Finished { reason: FinishReason, usage: TokenUsage },
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    /// The request cannot be served as given (too long for the context, for example).
+    #[error("{0}")]
+    InvalidRequest(String),
+    #[error("generation failed: {0}")]
+    Generation(String),
+}
+
+/// Stream of generation events; dropping it cancels the generation.
+pub type EventStream = Pin<Box<dyn Stream<Item = Result<EngineEvent, EngineError>> + Send>>;
+
+pub trait ChatEngine: Send + Sync {
+    /// Name of the underlying model, as reported to API clients.
+    fn model_name(&self) -> &str;
+
+    /// Maximum number of tokens (prompt and answer together), if the engine knows it.
+    fn context_length(&self) -> Option<usize>;
+
+    /// Starts generating an answer to the conversation.
+    fn stream_chat(&self, messages: Vec<ChatMessage>, params: GenerationParams) -> BoxFuture<'_, Result<EventStream, EngineError>>;
+}

@@ -1,0 +1,201 @@
+//! The local engine: a model run in-process by mistral.rs.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{bail, Context, Result};
+use futures::future::BoxFuture;
+use mistralrs::{
+    GgufModelBuilder, Model, ModelBuilder, RequestBuilder, Response, StopTokens, TextMessageRole,
+};
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::ReceiverStream;
+
+use super::engine::{
+    ChatEngine, ChatMessage, EngineError, EngineEvent, EventStream, FinishReason, GenerationParams, Role, TokenUsage,
+};
+
+/// Which model to load: a GGUF file on disk, or a model id that mistral.rs resolves
+/// (a Hugging Face hub id or a local model folder).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ModelSpec {
+    GgufFile(PathBuf),
+    ModelId(String),
+}
+
+impl ModelSpec {
+    /// Reads `--model`/`DOCENT_MODEL`: anything ending in `.gguf` is a file, an existing
+    /// folder is a local model, and anything else is a model id.
+    pub fn parse(value: &str) -> Self {
+        let path = Path::new(value);
+        let is_gguf = path.extension().is_some_and(|extension| extension.eq_ignore_ascii_case("gguf"));
+        if is_gguf || path.is_file() {
+            Self::GgufFile(path.to_path_buf())
+        } else {
+            Self::ModelId(value.to_string())
+        }
+    }
+}
+
+pub struct LocalEngine {
+    model: Arc<Model>,
+    name: String,
+    context_length: Option<usize>,
+}
+
+impl LocalEngine {
+    /// Loads the model. A missing GGUF file fails before mistral.rs is involved, with a
+    /// message that says how to get the default model.
+    pub async fn load(spec: &ModelSpec) -> Result<Self> {
+        let (model, name) = match spec {
+            ModelSpec::GgufFile(path) => {
+                if !path.is_file() {
+                    bail!(
+                        "model file `{}` not found: run `make setup` to fetch the default model, \
+                         or point --model (or DOCENT_MODEL) at a GGUF file",
+                        path.display()
+                    );
+                }
+                let folder = path.parent().filter(|parent| !parent.as_os_str().is_empty()).unwrap_or(Path::new("."));
+                let file_name = path
+                    .file_name()
+                    .and_then(|name| name.to_str())
+                    .with_context(|| format!("model path `{}` has no usable file name", path.display()))?;
+                let model = GgufModelBuilder::new(folder.display().to_string(), vec![file_name.to_string()])
+                    .build()
+                    .await
+                    .with_context(|| format!("could not load the GGUF model `{}`", path.display()))?;
+                (model, file_name.trim_end_matches(".gguf").to_string())
+            }
+            ModelSpec::ModelId(id) => {
+                let model = ModelBuilder::new(id)
+                    .build()
+                    .await
+                    .with_context(|| format!("could not load model `{id}` (a model id needs network access to the Hugging Face hub, or a local model folder)"))?;
+                (model, id.clone())
+            }
+        };
+        let context_length = model.max_sequence_length().ok().flatten();
+        tracing::info!(model = %name, ?context_length, "model loaded");
+        Ok(Self { model: Arc::new(model), name, context_length })
+    }
+}
+
+impl ChatEngine for LocalEngine {
+    fn model_name(&self) -> &str {
+        &self.name
+    }
+
+    fn context_length(&self) -> Option<usize> {
+        self.context_length
+    }
+
+    fn stream_chat(&self, messages: Vec<ChatMessage>, params: GenerationParams) -> BoxFuture<'_, Result<EventStream, EngineError>> {
+        let model = Arc::clone(&self.model);
+        Box::pin(async move {
+            let request = build_request(messages, &params);
+            let (sender, receiver) = mpsc::channel(64);
+            tokio::spawn(forward_responses(model, request, sender));
+            Ok(Box::pin(ReceiverStream::new(receiver)) as EventStream)
+        })
+    }
+}
+
+fn build_request(messages: Vec<ChatMessage>, params: &GenerationParams) -> RequestBuilder {
+    let mut request = RequestBuilder::new();
+    for message in messages {
+        let role = match message.role {
+            Role::System => TextMessageRole::System,
+            Role::User => TextMessageRole::User,
+            Role::Assistant => TextMessageRole::Assistant,
+        };
+        request = request.add_message(role, message.content);
+    }
+    // `set_deterministic_sampler` replaces all sampling parameters, max_len included, so it
+    // must come before every other sampler setting.
+    request = match params.temperature {
+        Some(temperature) if temperature > 0.0 => request.set_sampler_temperature(temperature),
+        _ => request.set_deterministic_sampler(),
+    };
+    request = request.set_sampler_max_len(params.max_tokens);
+    if let Some(top_p) = params.top_p {
+        request = request.set_sampler_topp(top_p);
+    }
+    if !params.stop.is_empty() {
+        request = request.set_sampler_stop_toks(StopTokens::Seqs(params.stop.clone()));
+    }
+    request
+}
+
+/// Runs one generation and forwards its chunks. When the receiver is dropped the send
+/// fails, this task returns, and dropping the mistral.rs stream makes the engine cancel
+/// the sequence.
+async fn forward_responses(model: Arc<Model>, request: RequestBuilder, sender: mpsc::Sender<Result<EngineEvent, EngineError>>) {
+    let mut stream = match model.stream_chat_request(request).await {
+        Ok(stream) => stream,
+        Err(error) => {
+            let _ = sender.send(Err(EngineError::InvalidRequest(error.to_string()))).await;
+            return;
+        }
+    };
+
+    let mut finish_reason = None;
+    let mut usage = None;
+    while let Some(response) = stream.next().await {
+        match response {
+            Response::Chunk(chunk) => {
+                if let Some(chunk_usage) = chunk.usage {
+                    usage = Some(chunk_usage);
+                }
+                for choice in chunk.choices {
+                    if let Some(content) = choice.delta.content.filter(|content| !content.is_empty()) {
+                        if sender.send(Ok(EngineEvent::Delta(content))).await.is_err() {
+                            return;
+                        }
+                    }
+                    if let Some(reason) = choice.finish_reason {
+                        finish_reason = Some(reason);
+                    }
+                }
+                if finish_reason.is_some() {
+                    break;
+                }
+            }
+            Response::Done(done) => {
+                usage = Some(done.usage);
+                finish_reason = done.choices.first().map(|choice| choice.finish_reason.clone());
+                break;
+            }
+            Response::ModelError(message, _) => {
+                let _ = sender.send(Err(EngineError::Generation(message))).await;
+                return;
+            }
+            Response::InternalError(error) => {
+                let _ = sender.send(Err(EngineError::Generation(error.to_string()))).await;
+                return;
+            }
+            Response::ValidationError(error) => {
+                let _ = sender.send(Err(EngineError::InvalidRequest(error.to_string()))).await;
+                return;
+            }
+            _ => {}
+        }
+    }
+
+    let reason = match finish_reason.as_deref() {
+        Some("length") => FinishReason::Length,
+        Some(_) => FinishReason::Stop,
+        None => {
+            let _ = sender.send(Err(EngineError::Generation("the engine ended the stream without a finish reason".into()))).await;
+            return;
+        }
+    };
+    let usage = usage
+        .map(|usage| TokenUsage {
+            prompt_tokens: usage.prompt_tokens,
+            completion_tokens: usage.completion_tokens,
+            total_tokens: usage.prompt_tokens + usage.completion_tokens,
+        })
+        .unwrap_or_default();
+    let _ = sender.send(Ok(EngineEvent::Finished { reason, usage })).await;
+}

@@ -1,0 +1,212 @@
+//! The full-text index: one tantivy document per chunk, stored on disk in the knowledge base.
+
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use serde::Serialize;
+use tantivy::collector::TopDocs;
+use tantivy::query::{BooleanQuery, BoostQuery, Occur, Query, TermQuery};
+use tantivy::schema::{
+    Field, IndexRecordOption, Schema, TextFieldIndexing, TextOptions, Value, STORED, STRING,
+};
+use tantivy::{doc, Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term};
+
+use super::analyzer::{build_analyzer, terms, ANALYZER_NAME};
+use super::chunk::Chunk;
+use super::text::normalize;
+
+/// Memory the index writer may buffer before flushing a segment.
+const WRITER_MEMORY_BYTES: usize = 64 * 1024 * 1024;
+
+/// Queries longer than this are cut before analysis; no useful question is longer, and
+/// it bounds the number of term queries one request can build.
+const MAX_QUERY_CHARS: usize = 2_000;
+
+/// Matches in a chunk's heading path count this much more than matches in its text.
+const HEADING_BOOST: f32 = 1.5;
+
+/// Where a search result came from. Only text chunks exist so far; image results come with
+/// the image index.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum HitKind {
+    Text,
+}
+
+/// One search result, as printed by `docent search --json`.
+#[derive(Debug, Clone, Serialize)]
+pub struct SearchHit {
+    pub kind: HitKind,
+    pub doc: String,
+    pub pages: Vec<u32>,
+    pub score: f32,
+    pub text: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub heading: String,
+}
+
+#[derive(Clone, Copy)]
+struct Fields {
+    doc_id: Field,
+    doc: Field,
+    pages: Field,
+    heading: Field,
+    text: Field,
+}
+
+/// A tantivy index of chunks, opened for reading and, through [`TextIndex::writer`], writing.
+pub struct TextIndex {
+    index: Index,
+    reader: IndexReader,
+    fields: Fields,
+}
+
+impl TextIndex {
+    /// Opens the index in `dir`, creating it if the folder is empty or missing.
+    pub fn open_or_create(dir: &Path) -> Result<Self> {
+        std::fs::create_dir_all(dir).with_context(|| format!("could not create index folder `{}`", dir.display()))?;
+        let schema = schema();
+        let directory = tantivy::directory::MmapDirectory::open(dir)
+            .with_context(|| format!("could not open index folder `{}`", dir.display()))?;
+        let index = Index::open_or_create(directory, schema)
+            .with_context(|| format!("could not open the index in `{}`", dir.display()))?;
+        Self::from_index(index)
+    }
+
+    fn from_index(index: Index) -> Result<Self> {
+        index.tokenizers().register(ANALYZER_NAME, build_analyzer());
+        let schema = index.schema();
+        let field = |name: &str| schema.get_field(name).with_context(|| format!("index has no field `{name}`: it was made by another version of docent"));
+        let fields = Fields {
+            doc_id: field("doc_id")?,
+            doc: field("doc")?,
+            pages: field("pages")?,
+            heading: field("heading")?,
+            text: field("text")?,
+        };
+        let reader = index
+            .reader_builder()
+            .reload_policy(ReloadPolicy::OnCommitWithDelay)
+            .try_into()
+            .context("could not open an index reader")?;
+        Ok(Self { index, reader, fields })
+    }
+
+    /// Takes the index's single writer lock; fails if another process is ingesting.
+    pub fn writer(&self) -> Result<IndexWriter> {
+        self.index.writer(WRITER_MEMORY_BYTES).map_err(|error| match error {
+            tantivy::TantivyError::LockFailure(..) => anyhow::anyhow!(
+                "another `docent ingest` is writing to this knowledge base: wait for it to finish"
+            ),
+            other => anyhow::Error::new(other).context("could not open the index for writing"),
+        })
+    }
+
+    /// Queues the removal of every chunk of a document; takes effect at the next commit.
+    pub fn delete_document(&self, writer: &IndexWriter, doc_id: &str) {
+        writer.delete_term(Term::from_field_text(self.fields.doc_id, doc_id));
+    }
+
+    /// Queues the chunks of a document; they become searchable at the next commit.
+    pub fn add_chunks(&self, writer: &IndexWriter, doc_id: &str, display_path: &str, chunks: &[Chunk]) -> Result<()> {
+        let fields = self.fields;
+        for chunk in chunks {
+            let mut document = doc!(
+                fields.doc_id => doc_id,
+                fields.doc => display_path,
+                fields.heading => chunk.heading.as_str(),
+                fields.text => chunk.text.as_str(),
+            );
+            for page in &chunk.pages {
+                document.add_u64(fields.pages, u64::from(*page));
+            }
+            writer.add_document(document).context("could not add a chunk to the index")?;
+        }
+        Ok(())
+    }
+
+    /// Makes the reader see the latest commit now rather than after the reload delay.
+    pub fn refresh(&self) -> Result<()> {
+        self.reader.reload().context("could not reload the index")
+    }
+
+    /// Finds the `top_k` chunks that best match a free-text query (BM25).
+    ///
+    /// The query is never parsed as tantivy query syntax: it goes through the same analyzer
+    /// as the indexed text and every resulting term becomes an optional clause, so quotes,
+    /// colons, `field:` prefixes or a lone `-` cannot make it fail. A query without words
+    /// returns no results.
+    pub fn search(&self, query: &str, top_k: usize) -> Result<Vec<SearchHit>> {
+        let query_text: String = normalize(query).chars().take(MAX_QUERY_CHARS).collect();
+        let mut analyzer = build_analyzer();
+        let mut query_terms = terms(&mut analyzer, &query_text);
+        query_terms.sort();
+        query_terms.dedup();
+        if query_terms.is_empty() || top_k == 0 {
+            return Ok(Vec::new());
+        }
+
+        let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::with_capacity(query_terms.len() * 2);
+        for term in &query_terms {
+            let text_term = Term::from_field_text(self.fields.text, term);
+            clauses.push((Occur::Should, Box::new(TermQuery::new(text_term, IndexRecordOption::WithFreqs))));
+            let heading_term = Term::from_field_text(self.fields.heading, term);
+            let heading_query = TermQuery::new(heading_term, IndexRecordOption::WithFreqs);
+            clauses.push((Occur::Should, Box::new(BoostQuery::new(Box::new(heading_query), HEADING_BOOST))));
+        }
+        let query = BooleanQuery::new(clauses);
+
+        let searcher = self.reader.searcher();
+        let top_docs = searcher
+            .search(&query, &TopDocs::with_limit(top_k).order_by_score())
+            .context("search failed")?;
+
+        let mut hits = Vec::with_capacity(top_docs.len());
+        for (score, address) in top_docs {
+            let document: TantivyDocument = searcher.doc(address).context("could not read a stored chunk")?;
+            hits.push(self.to_hit(&document, score));
+        }
+        Ok(hits)
+    }
+
+    fn to_hit(&self, document: &TantivyDocument, score: f32) -> SearchHit {
+        let text_of = |field: Field| {
+            document.get_first(field).and_then(|value| value.as_str()).unwrap_or_default().to_string()
+        };
+        let pages = document
+            .get_all(self.fields.pages)
+            .filter_map(|value| value.as_u64())
+            .map(|page| page as u32)
+            .collect();
+        SearchHit {
+            kind: HitKind::Text,
+            doc: text_of(self.fields.doc),
+            pages,
+            score,
+            text: text_of(self.fields.text),
+            heading: text_of(self.fields.heading),
+        }
+    }
+
+    /// Returns the number of chunks visible to searches.
+    pub fn chunk_count(&self) -> u64 {
+        self.reader.searcher().num_docs()
+    }
+}
+
+fn schema() -> Schema {
+    let mut builder = Schema::builder();
+    let analyzed = TextOptions::default()
+        .set_indexing_options(
+            TextFieldIndexing::default()
+                .set_tokenizer(ANALYZER_NAME)
+                .set_index_option(IndexRecordOption::WithFreqsAndPositions),
+        )
+        .set_stored();
+    builder.add_text_field("doc_id", STRING);
+    builder.add_text_field("doc", STORED);
+    builder.add_u64_field("pages", STORED);
+    builder.add_text_field("heading", analyzed.clone());
+    builder.add_text_field("text", analyzed);
+    builder.build()
+}

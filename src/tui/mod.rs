@@ -1,0 +1,97 @@
+//! `docent chat`: the terminal chat. One `select!` loop takes terminal events and the
+//! background answer's events; rendering is a pure function of `App`.
+
+mod app;
+mod ui;
+
+pub use app::{Action, AnswerEvent, AnswerState, App};
+
+use anyhow::{Context, Result};
+use crossterm::event::{Event, EventStream};
+use futures::StreamExt;
+use ratatui::DefaultTerminal;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+use crate::answer::{AnswerOptions, Assistant};
+use crate::i18n::{Language, Strings};
+use crate::models::EngineEvent;
+
+/// Runs the chat until the user quits. `ratatui::init` installs a panic hook that restores
+/// the terminal; `ratatui::restore` does it on every other exit path.
+pub async fn run(assistant: Assistant, options: AnswerOptions, language: Language) -> Result<()> {
+    let mut terminal = ratatui::try_init().context("could not set up the terminal (is standard output a terminal?)")?;
+    let result = event_loop(&mut terminal, assistant, options, language.strings()).await;
+    ratatui::restore();
+    result
+}
+
+async fn event_loop(terminal: &mut DefaultTerminal, assistant: Assistant, options: AnswerOptions, strings: &Strings) -> Result<()> {
+    let mut app = App::new(assistant.knowledge_base().name.clone());
+    let mut terminal_events = EventStream::new();
+    let (answer_sender, mut answer_events) = mpsc::channel::<AnswerEvent>(256);
+    let mut answer_task: Option<JoinHandle<()>> = None;
+
+    loop {
+        terminal.draw(|frame| ui::render(frame, &app, strings)).context("could not draw the terminal")?;
+
+        tokio::select! {
+            event = terminal_events.next() => {
+                let Some(event) = event else { break };
+                let Event::Key(key) = event.context("could not read terminal input")? else { continue };
+                match app.handle_key(key) {
+                    Action::None => {}
+                    Action::Quit => break,
+                    Action::StopAnswer => {
+                        if let Some(task) = answer_task.take() {
+                            task.abort();
+                        }
+                        app.stop_answer();
+                    }
+                    Action::Ask(question) => {
+                        // History excludes the exchange just added for this question.
+                        let history = app.history();
+                        let task = tokio::spawn(answer(assistant.clone(), history, question, options.clone(), answer_sender.clone()));
+                        answer_task = Some(task);
+                    }
+                }
+            }
+            Some(event) = answer_events.recv() => app.apply(event),
+        }
+    }
+
+    if let Some(task) = answer_task {
+        task.abort();
+    }
+    Ok(())
+}
+
+/// Generates one answer and sends its events; aborting the task drops the engine stream,
+/// which cancels the generation.
+async fn answer(
+    assistant: Assistant,
+    history: Vec<crate::answer::Turn>,
+    question: String,
+    options: AnswerOptions,
+    sender: mpsc::Sender<AnswerEvent>,
+) {
+    let pending = match assistant.answer(&history, &question, None, &options).await {
+        Ok(pending) => pending,
+        Err(error) => {
+            let _ = sender.send(AnswerEvent::Failed(error.to_string())).await;
+            return;
+        }
+    };
+    let _ = sender.send(AnswerEvent::Sources(pending.sources)).await;
+    let mut events = pending.events;
+    while let Some(event) = events.next().await {
+        let message = match event {
+            Ok(EngineEvent::Delta(text)) => AnswerEvent::Delta(text),
+            Ok(EngineEvent::Finished { .. }) => AnswerEvent::Finished,
+            Err(error) => AnswerEvent::Failed(error.to_string()),
+        };
+        if sender.send(message).await.is_err() {
+            return;
+        }
+    }
+}

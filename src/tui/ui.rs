@@ -1,0 +1,182 @@
+//! Rendering: a pure function of the `App` state.
+
+use ratatui::layout::{Constraint, Layout, Position};
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Paragraph};
+use ratatui::Frame;
+use unicode_width::UnicodeWidthStr;
+
+use super::app::{AnswerState, App};
+use crate::i18n::Strings;
+
+pub fn render(frame: &mut Frame, app: &App, strings: &Strings) {
+    let [conversation_area, input_area, hint_area] =
+        Layout::vertical([Constraint::Min(3), Constraint::Length(3), Constraint::Length(1)]).areas(frame.area());
+
+    let title = format!(" {} · {} ", strings.chat_title, app.kb_name);
+    let conversation_block = Block::bordered().title(title);
+    let inner = conversation_block.inner(conversation_area);
+    let lines = conversation_lines(app, strings, inner.width.max(1) as usize);
+    let hidden_above = lines.len().saturating_sub(inner.height as usize);
+    let top = hidden_above.saturating_sub(app.scroll_back as usize);
+    frame.render_widget(Paragraph::new(lines).block(conversation_block).scroll((top as u16, 0)), conversation_area);
+
+    let input_block = Block::bordered().title(format!(" {} ", strings.input_title));
+    let input_inner = input_block.inner(input_area);
+    // Show the end of a long input so the cursor stays visible.
+    let visible_input = tail_fitting(&app.input, input_inner.width.saturating_sub(1) as usize);
+    let cursor_x = input_inner.x + visible_input.width() as u16;
+    frame.render_widget(Paragraph::new(visible_input).block(input_block), input_area);
+    frame.set_cursor_position(Position::new(cursor_x, input_inner.y));
+
+    let hint = if app.is_answering() { strings.input_hint_busy } else { strings.input_hint_idle };
+    frame.render_widget(Paragraph::new(hint).style(Style::new().dim()), hint_area);
+}
+
+fn conversation_lines(app: &App, strings: &Strings, width: usize) -> Vec<Line<'static>> {
+    let mut lines = Vec::new();
+    if app.exchanges.is_empty() {
+        push_wrapped(&mut lines, &format!("{} `{}`.", strings.welcome, app.kb_name), width, Style::new().dim());
+    }
+    for exchange in &app.exchanges {
+        lines.push(Line::from(Span::styled(format!("{}:", strings.you), Style::new().bold().cyan())));
+        push_wrapped(&mut lines, &exchange.question, width, Style::new());
+        lines.push(Line::from(Span::styled(format!("{}:", strings.assistant), Style::new().bold().green())));
+
+        match &exchange.state {
+            AnswerState::Retrieving => push_wrapped(&mut lines, strings.searching, width, Style::new().dim()),
+            AnswerState::Failed(message) => {
+                push_wrapped(&mut lines, &exchange.answer, width, Style::new());
+                push_wrapped(&mut lines, &format!("{}: {message}", strings.error), width, Style::new().red());
+            }
+            AnswerState::Stopped => {
+                push_wrapped(&mut lines, &exchange.answer, width, Style::new());
+                push_wrapped(&mut lines, strings.stopped, width, Style::new().dim());
+            }
+            AnswerState::Streaming | AnswerState::Done => push_wrapped(&mut lines, &exchange.answer, width, Style::new()),
+        }
+
+        if exchange.state != AnswerState::Retrieving {
+            if exchange.sources.is_empty() {
+                push_wrapped(&mut lines, strings.no_sources, width, Style::new().dim().italic());
+            } else {
+                lines.push(Line::from(Span::styled(format!("{}:", strings.sources), Style::new().dim().bold())));
+                for source in &exchange.sources {
+                    push_wrapped(&mut lines, &format!("  [{}] {}", source.number, source.label()), width, Style::new().dim());
+                }
+            }
+        }
+        lines.push(Line::default());
+    }
+    lines
+}
+
+/// Wraps text to the width in terminal cells; textwrap measures CJK characters as two cells.
+fn push_wrapped(lines: &mut Vec<Line<'static>>, text: &str, width: usize, style: Style) {
+    for paragraph in text.split('\n') {
+        if paragraph.is_empty() {
+            lines.push(Line::default());
+            continue;
+        }
+        for piece in textwrap::wrap(paragraph, width) {
+            lines.push(Line::from(Span::styled(piece.into_owned(), style)));
+        }
+    }
+}
+
+fn tail_fitting(text: &str, width: usize) -> &str {
+    let mut start = text.len();
+    let mut used = 0;
+    for (index, c) in text.char_indices().rev() {
+        let char_width = unicode_width::UnicodeWidthChar::width(c).unwrap_or(0);
+        if used + char_width > width {
+            break;
+        }
+        used += char_width;
+        start = index;
+    }
+    &text[start..]
+}
+
+#[cfg(test)]
+mod tests {
+    use ratatui::backend::TestBackend;
+    use ratatui::Terminal;
+
+    use super::*;
+    use crate::answer::Source;
+    use crate::i18n::Language;
+    use crate::rag::{HitKind, SearchHit};
+    use crate::tui::app::{AnswerEvent, Exchange};
+
+    fn draw(app: &App, language: Language, width: u16, height: u16) -> String {
+        let mut terminal = Terminal::new(TestBackend::new(width, height)).unwrap();
+        terminal.draw(|frame| render(frame, app, language.strings())).unwrap();
+        terminal.backend().to_string()
+    }
+
+    fn answered_app() -> App {
+        let mut app = App::new("default");
+        app.exchanges.push(Exchange {
+            question: "How do I clear error E-102?".into(),
+            answer: String::new(),
+            sources: Vec::new(),
+            state: AnswerState::Retrieving,
+        });
+        let hit = SearchHit {
+            kind: HitKind::Text,
+            doc: "manuals/pump.pdf".into(),
+            pages: vec![12],
+            score: 3.2,
+            text: String::new(),
+            heading: String::new(),
+        };
+        app.apply(AnswerEvent::Sources(vec![Source { number: 1, hit }]));
+        app.apply(AnswerEvent::Delta("Clean the intake filter, then restart the pump [1].".into()));
+        app.apply(AnswerEvent::Finished);
+        app
+    }
+
+    #[test]
+    fn empty_chat_shows_welcome() {
+        insta::assert_snapshot!(draw(&App::new("default"), Language::En, 60, 10));
+    }
+
+    #[test]
+    fn answer_with_sources() {
+        insta::assert_snapshot!(draw(&answered_app(), Language::En, 48, 16));
+    }
+
+    #[test]
+    fn chinese_interface_while_answering() {
+        let mut app = App::new("手册");
+        app.input = "第二个问题".into();
+        app.exchanges.push(Exchange {
+            question: "如何更换滤芯？".into(),
+            answer: "先关闭电源，".into(),
+            sources: Vec::new(),
+            state: AnswerState::Streaming,
+        });
+        insta::assert_snapshot!(draw(&app, Language::Zh, 48, 12));
+    }
+
+    #[test]
+    fn long_conversation_follows_the_end() {
+        let mut app = answered_app();
+        for index in 0..6 {
+            app.exchanges.push(Exchange {
+                question: format!("question {index}"),
+                answer: format!("answer {index}"),
+                sources: Vec::new(),
+                state: AnswerState::Done,
+            });
+        }
+        let screen = draw(&app, Language::En, 40, 12);
+        assert!(screen.contains("answer 5"), "{screen}");
+        assert!(!screen.contains("E-102"), "{screen}");
+        app.scroll_back = 100;
+        let scrolled = draw(&app, Language::En, 40, 12);
+        assert!(scrolled.contains("E-102"), "{scrolled}");
+    }
+}

@@ -1,0 +1,289 @@
+//! End-to-end answers with the real default model: `docent ask`, and `docent serve`
+//! driven by a real OpenAI client (async-openai) and by raw HTTP.
+
+mod common;
+
+use std::net::TcpListener;
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+
+use async_openai::config::OpenAIConfig;
+use async_openai::types::chat::{ChatCompletionRequestUserMessageArgs, CreateChatCompletionRequestArgs};
+use async_openai::Client;
+use futures::StreamExt;
+use serde_json::{json, Value};
+
+use common::pdf::pdf_from_lines;
+use common::{describe, stderr, TestEnv};
+
+/// Knobs that keep each generation short on a CPU: few, small sources and few tokens.
+const SHORT_ANSWER: [&str; 6] = ["--max-tokens", "12", "--top-k", "2", "--context-chars", "600"];
+
+fn env_with_manual() -> TestEnv {
+    let env = TestEnv::new();
+    env.write(
+        "manual.pdf",
+        pdf_from_lines(&[
+            &["Pump XR-2000 operating manual"],
+            &["Error E-102 means the intake filter is blocked.", "Clean the filter and restart the pump."],
+        ]),
+    );
+    env.write("faq.md", "# FAQ\n\n## Warranty\n\nThe warranty lasts two years from the date of purchase.\n");
+    env.run_ok(&["ingest", "docs"]);
+    env
+}
+
+#[test]
+fn ask_json_answers_with_sources_and_usage() {
+    let env = env_with_manual();
+    let mut args = vec!["ask", "--json"];
+    args.extend(SHORT_ANSWER);
+    args.push("What does error E-102 mean?");
+    let stdout = env.run_ok(&args);
+    let output: Value = serde_json::from_str(&stdout).unwrap_or_else(|error| panic!("not JSON ({error}): {stdout}"));
+
+    assert!(!output["answer"].as_str().unwrap().trim().is_empty(), "{output}");
+    assert_eq!(output["sources"][0]["doc"], "docs/manual.pdf", "{output}");
+    assert_eq!(output["sources"][0]["pages"], json!([2]), "{output}");
+    let usage = &output["usage"];
+    let prompt_tokens = usage["prompt_tokens"].as_u64().unwrap();
+    let completion_tokens = usage["completion_tokens"].as_u64().unwrap();
+    assert!(prompt_tokens > 50, "the prompt carries the sources: {usage}");
+    assert!((1..=12).contains(&completion_tokens), "{usage}");
+    assert_eq!(usage["total_tokens"].as_u64().unwrap(), prompt_tokens + completion_tokens);
+}
+
+#[test]
+fn ask_streams_text_then_sources() {
+    let env = env_with_manual();
+    let mut args = vec!["ask"];
+    args.extend(SHORT_ANSWER);
+    args.push("How long is the warranty?");
+    let stdout = env.run_ok(&args);
+    let (answer, sources) = stdout.split_once("\nSources:\n").unwrap_or_else(|| panic!("no sources list: {stdout}"));
+    assert!(!answer.trim().is_empty(), "{stdout}");
+    assert!(sources.contains("[1] docs/faq.md § FAQ > Warranty"), "{stdout}");
+}
+
+#[test]
+fn missing_model_file_says_how_to_get_it() {
+    let env = env_with_manual();
+    let output = env.run(&["ask", "--model", "/nonexistent/model.gguf", "question"]);
+    assert!(!output.status.success());
+    let message = stderr(&output);
+    assert_eq!(message.lines().count(), 1, "{message}");
+    assert!(message.contains("model file `/nonexistent/model.gguf` not found"), "{message}");
+    assert!(message.contains("make setup"), "{message}");
+}
+
+#[test]
+fn serve_port_in_use_fails_at_once() {
+    let env = env_with_manual();
+    let occupied = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = occupied.local_addr().unwrap().to_string();
+    let started = Instant::now();
+    let output = env.run(&["serve", "--addr", &addr]);
+    assert!(!output.status.success());
+    let message = stderr(&output);
+    assert!(message.contains(&format!("address {addr} is already in use")), "{message}");
+    assert!(message.contains("--addr"), "{message}");
+    assert!(started.elapsed() < Duration::from_secs(30), "fails before loading the model");
+}
+
+#[test]
+fn remote_server_down_is_a_clear_error() {
+    let env = env_with_manual();
+    let closed_port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let url = format!("http://127.0.0.1:{closed_port}/v1");
+    let output = env.run(&["ask", "--remote-url", &url, "--model", "any", "question"]);
+    assert!(!output.status.success());
+    let message = stderr(&output);
+    assert!(message.contains(&format!("could not reach the server at {url}")), "{message}");
+}
+
+/// A `docent serve` child process, stopped with SIGTERM on drop.
+struct Server {
+    child: Child,
+    base: String,
+}
+
+impl Server {
+    fn start(env: &TestEnv) -> Self {
+        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let addr = format!("127.0.0.1:{port}");
+        let mut args = vec!["serve", "--addr", addr.as_str()];
+        args.extend(SHORT_ANSWER);
+        let child = env
+            .docent()
+            .args(&args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("docent serve starts");
+        Self { child, base: format!("http://{addr}") }
+    }
+
+    async fn wait_ready(&mut self, http: &reqwest::Client) {
+        let deadline = Instant::now() + Duration::from_secs(300);
+        while Instant::now() < deadline {
+            if let Ok(response) = http.get(format!("{}/health", self.base)).send().await {
+                if response.status().is_success() {
+                    return;
+                }
+            }
+            if let Some(status) = self.child.try_wait().unwrap() {
+                let output = self.child.stderr.take().map(std::io::read_to_string).transpose().unwrap();
+                panic!("server exited with {status}: {}", output.unwrap_or_default());
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+        panic!("server did not become ready");
+    }
+
+    fn terminate(&mut self) -> std::process::ExitStatus {
+        let pid = self.child.id().to_string();
+        let killed = std::process::Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+        assert!(killed.success());
+        self.child.wait().unwrap()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Parses an SSE body into its `data:` payloads.
+fn sse_data(body: &str) -> Vec<String> {
+    body.split("\n\n")
+        .filter_map(|event| event.lines().find_map(|line| line.strip_prefix("data: ")))
+        .map(str::to_string)
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_speaks_openai_chat() {
+    let env = env_with_manual();
+    let mut server = Server::start(&env);
+    let http = reqwest::Client::new();
+    server.wait_ready(&http).await;
+    let base = server.base.clone();
+
+    // Models: the default knowledge base, by alias and by name.
+    let models: Value = http.get(format!("{base}/v1/models")).send().await.unwrap().json().await.unwrap();
+    let ids: Vec<&str> = models["data"].as_array().unwrap().iter().map(|model| model["id"].as_str().unwrap()).collect();
+    assert!(ids.contains(&"docent"), "{models}");
+    assert!(ids.contains(&"docent/default"), "{models}");
+
+    // A real OpenAI client, not streaming.
+    let client = Client::with_config(OpenAIConfig::new().with_api_base(format!("{base}/v1")).with_api_key("unused"));
+    let request = CreateChatCompletionRequestArgs::default()
+        .model("docent")
+        .max_tokens(10u32)
+        .messages(vec![ChatCompletionRequestUserMessageArgs::default()
+            .content("What does error E-102 mean?")
+            .build()
+            .unwrap()
+            .into()])
+        .build()
+        .unwrap();
+    let response = client.chat().create(request.clone()).await.expect("chat completion succeeds");
+    let choice = &response.choices[0];
+    assert!(!choice.message.content.clone().unwrap_or_default().trim().is_empty());
+    let usage = response.usage.expect("usage is reported");
+    assert!(usage.prompt_tokens > 50);
+    assert!((1..=10).contains(&usage.completion_tokens), "{usage:?}");
+
+    // The same client, streaming.
+    let mut stream = client.chat().create_stream(request).await.expect("stream starts");
+    let mut streamed = String::new();
+    let mut finish_reasons = 0;
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.expect("chunk parses");
+        for choice in chunk.choices {
+            streamed.push_str(&choice.delta.content.unwrap_or_default());
+            finish_reasons += usize::from(choice.finish_reason.is_some());
+        }
+    }
+    assert!(!streamed.trim().is_empty());
+    assert_eq!(finish_reasons, 1);
+
+    // Raw bytes: sources in the body, and the exact stream framing.
+    let body = json!({
+        "model": "docent/default",
+        "max_completion_tokens": 8,
+        "messages": [{"role": "user", "content": [{"type": "text", "text": "How long is the warranty?"}]}],
+    });
+    let plain: Value = http.post(format!("{base}/v1/chat/completions")).json(&body).send().await.unwrap().json().await.unwrap();
+    assert_eq!(plain["object"], "chat.completion");
+    assert_eq!(plain["sources"][0]["doc"], "docs/faq.md", "{plain}");
+    assert_eq!(plain["sources"][0]["number"], 1);
+
+    let mut streaming_body = body.clone();
+    streaming_body["stream"] = json!(true);
+    streaming_body["stream_options"] = json!({"include_usage": true});
+    let response = http.post(format!("{base}/v1/chat/completions")).json(&streaming_body).send().await.unwrap();
+    assert_eq!(response.headers()["content-type"], "text/event-stream");
+    let events = sse_data(&response.text().await.unwrap());
+    assert_eq!(events.last().map(String::as_str), Some("[DONE]"));
+    let chunks: Vec<Value> = events[..events.len() - 1].iter().map(|data| serde_json::from_str(data).unwrap()).collect();
+    assert_eq!(chunks[0]["choices"][0]["delta"]["role"], "assistant");
+    assert!(chunks.iter().all(|chunk| chunk["id"] == chunks[0]["id"] && chunk["created"] == chunks[0]["created"]));
+    assert!(chunks.iter().all(|chunk| chunk["model"] == "docent/default"));
+    let finishing: Vec<&Value> = chunks.iter().filter(|chunk| !chunk["choices"][0]["finish_reason"].is_null()).collect();
+    assert_eq!(finishing.len(), 1, "exactly one finish reason");
+    let source_index = chunks.iter().position(|chunk| chunk.get("sources").is_some()).expect("a sources chunk");
+    let finish_index = chunks.iter().position(|chunk| !chunk["choices"][0]["finish_reason"].is_null()).unwrap();
+    assert_eq!(source_index + 1, finish_index, "sources come right before the finish");
+    let usage_chunks: Vec<&Value> = chunks.iter().filter(|chunk| chunk.get("usage").is_some()).collect();
+    assert_eq!(usage_chunks.len(), 1);
+    assert_eq!(usage_chunks[0]["choices"], json!([]));
+    assert!(usage_chunks[0]["usage"]["completion_tokens"].as_u64().unwrap() <= 8);
+
+    // Errors in OpenAI's shape.
+    let unknown = http
+        .post(format!("{base}/v1/chat/completions"))
+        .json(&json!({"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unknown.status(), 404);
+    let error: Value = unknown.json().await.unwrap();
+    assert_eq!(error["error"]["code"], "model_not_found");
+    assert_eq!(error["error"]["param"], "model");
+
+    let empty = http
+        .post(format!("{base}/v1/chat/completions"))
+        .json(&json!({"model": "docent", "messages": []}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(empty.status(), 400);
+    let error: Value = empty.json().await.unwrap();
+    assert_eq!(error["error"]["type"], "invalid_request_error");
+    assert_eq!(error["error"]["param"], "messages");
+
+    let garbage = http.post(format!("{base}/v1/chat/completions")).body("{not json").send().await.unwrap();
+    assert_eq!(garbage.status(), 400);
+
+    // docent itself as the client of a remote OpenAI-compatible server: retrieval here,
+    // generation there, through the engine's own model name (plain chat, no retrieval).
+    let engine_model = ids.last().unwrap().to_string();
+    assert_eq!(engine_model, "SmolLM2-135M-Instruct.Q4_1");
+    let remote_url = format!("{base}/v1");
+    let mut args = vec!["ask", "--json", "--remote-url", remote_url.as_str(), "--model", engine_model.as_str()];
+    args.extend(SHORT_ANSWER);
+    args.push("What does error E-102 mean?");
+    let remote_env = env.docent().args(&args).output().unwrap();
+    assert!(remote_env.status.success(), "{}", describe(&remote_env));
+    let output: Value = serde_json::from_slice(&remote_env.stdout).unwrap();
+    assert!(!output["answer"].as_str().unwrap().trim().is_empty(), "{output}");
+    assert_eq!(output["sources"][0]["doc"], "docs/manual.pdf");
+    assert!(output["usage"]["prompt_tokens"].as_u64().unwrap() > 50, "{output}");
+
+    // SIGTERM stops the server cleanly.
+    let status = server.terminate();
+    assert!(status.success(), "exit status after SIGTERM: {status}");
+}

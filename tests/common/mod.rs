@@ -1,0 +1,94 @@
+//! Helpers for integration tests: a private `$DOCENT_HOME`, the `docent` binary, and
+//! fixture files.
+
+#![allow(dead_code)]
+
+pub mod pdf;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// A scratch `$DOCENT_HOME` and a folder for fixture files, removed on drop. Models and
+/// libpdfium come from the real cache (`make setup` fills it).
+pub struct TestEnv {
+    pub root: tempfile::TempDir,
+}
+
+impl TestEnv {
+    pub fn new() -> Self {
+        let root = tempfile::tempdir().expect("temporary folder can be created");
+        std::fs::create_dir_all(root.path().join("docs")).unwrap();
+        Self { root }
+    }
+
+    pub fn home(&self) -> PathBuf {
+        self.root.path().join("home")
+    }
+
+    /// Folder for the documents a test ingests.
+    pub fn docs(&self) -> PathBuf {
+        self.root.path().join("docs")
+    }
+
+    pub fn write(&self, relative: &str, content: impl AsRef<[u8]>) -> PathBuf {
+        let path = self.docs().join(relative);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, content).unwrap();
+        path
+    }
+
+    /// A `docent` command with this environment's home and English messages.
+    pub fn docent(&self) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_docent"));
+        command
+            .env("DOCENT_HOME", self.home())
+            .env("LANG", "C.UTF-8")
+            .env_remove("LC_ALL")
+            .env_remove("LC_MESSAGES")
+            .env_remove("DOCENT_LANG")
+            .env_remove("DOCENT_KB")
+            .env_remove("DOCENT_MODEL")
+            .env_remove("RUST_LOG")
+            .current_dir(self.root.path());
+        command
+    }
+
+    /// Runs docent with the arguments and returns its output, whatever the exit status.
+    pub fn run(&self, args: &[&str]) -> Output {
+        self.docent().args(args).output().expect("docent binary runs")
+    }
+
+    /// Runs docent and fails the test, with both output streams, unless it succeeds.
+    pub fn run_ok(&self, args: &[&str]) -> String {
+        let output = self.run(args);
+        assert!(output.status.success(), "docent {args:?} failed\n{}", describe(&output));
+        String::from_utf8(output.stdout).expect("stdout is UTF-8")
+    }
+
+    pub fn search_json(&self, kb: &str, query: &str) -> serde_json::Value {
+        let stdout = self.run_ok(&["search", "--kb", kb, "--json", "--top-k", "5", query]);
+        serde_json::from_str(&stdout).unwrap_or_else(|error| panic!("search output is not JSON ({error}): {stdout}"))
+    }
+}
+
+pub fn describe(output: &Output) -> String {
+    format!(
+        "status: {}\n--- stdout\n{}\n--- stderr\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+pub fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// The default model in the cache, which the model tests load.
+pub fn default_model() -> PathBuf {
+    docent::config::Paths::from_env().expect("cache location is known").default_model()
+}
+
+pub fn file_name(doc: &serde_json::Value) -> String {
+    Path::new(doc.as_str().unwrap()).file_name().unwrap().to_string_lossy().into_owned()
+}

@@ -1,0 +1,133 @@
+//! Writes small PDFs byte by byte, so that tests control exactly which text is on which
+//! page. Latin text uses the standard Helvetica font; other text uses a Type0 font whose
+//! character ids are Unicode code points and whose ToUnicode map says so, which is all a
+//! text extractor needs (no glyphs are embedded, so such text renders blank).
+
+use std::collections::BTreeSet;
+use std::fmt::Write as _;
+
+/// A line of text at a position in points from the bottom-left corner of a US Letter page.
+pub struct TextRun<'a> {
+    pub text: &'a str,
+    pub x: u32,
+    pub y: u32,
+}
+
+/// Options for unusual files.
+#[derive(Default)]
+pub struct PdfOptions {
+    /// Adds a Standard security handler whose user password is not empty.
+    pub encrypted: bool,
+}
+
+/// Builds a PDF with one page per entry, each listing its lines top to bottom.
+pub fn pdf_from_lines(pages: &[&[&str]]) -> Vec<u8> {
+    let pages: Vec<Vec<TextRun>> = pages
+        .iter()
+        .map(|lines| {
+            lines.iter().enumerate().map(|(index, text)| TextRun { text, x: 72, y: 720 - 18 * index as u32 }).collect()
+        })
+        .collect();
+    build_pdf(&pages, &PdfOptions::default())
+}
+
+pub fn build_pdf(pages: &[Vec<TextRun>], options: &PdfOptions) -> Vec<u8> {
+    let cjk_chars: BTreeSet<u16> = pages
+        .iter()
+        .flatten()
+        .filter(|run| !run.text.is_ascii())
+        .flat_map(|run| run.text.encode_utf16())
+        .collect();
+
+    // Object numbers: 1 catalog, 2 pages, 3 Helvetica, 4 Type0 font, 5 CID font,
+    // 6 ToUnicode, 7 font descriptor, then a page and a content stream per page.
+    let mut objects: Vec<String> = vec![String::new(); 7];
+    let first_page_object = 8;
+    let kids: Vec<String> = (0..pages.len()).map(|index| format!("{} 0 R", first_page_object + 2 * index)).collect();
+    objects[0] = "<< /Type /Catalog /Pages 2 0 R >>".into();
+    objects[1] = format!("<< /Type /Pages /Kids [{}] /Count {} >>", kids.join(" "), pages.len());
+    objects[2] = "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>".into();
+    objects[3] = "<< /Type /Font /Subtype /Type0 /BaseFont /DocentTestCJK /Encoding /Identity-H \
+                  /DescendantFonts [5 0 R] /ToUnicode 6 0 R >>"
+        .into();
+    objects[4] = "<< /Type /Font /Subtype /CIDFontType2 /BaseFont /DocentTestCJK \
+                  /CIDSystemInfo << /Registry (Adobe) /Ordering (Identity) /Supplement 0 >> \
+                  /FontDescriptor 7 0 R /DW 1000 /CIDToGIDMap /Identity >>"
+        .into();
+    objects[5] = stream_object(&to_unicode_cmap(&cjk_chars));
+    objects[6] = "<< /Type /FontDescriptor /FontName /DocentTestCJK /Flags 4 /FontBBox [0 -200 1000 900] \
+                  /ItalicAngle 0 /Ascent 900 /Descent -200 /CapHeight 700 /StemV 80 >>"
+        .into();
+
+    for (index, runs) in pages.iter().enumerate() {
+        let content_object = first_page_object + 2 * index + 1;
+        objects.push(format!(
+            "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] \
+             /Resources << /Font << /F1 3 0 R /F2 4 0 R >> >> /Contents {content_object} 0 R >>"
+        ));
+        objects.push(stream_object(&content_stream(runs)));
+    }
+
+    let encrypt_object = options.encrypted.then(|| {
+        objects.push(format!(
+            "<< /Filter /Standard /V 1 /R 2 /O <{}> /U <{}> /P -44 >>",
+            "ab".repeat(32),
+            "cd".repeat(32)
+        ));
+        objects.len()
+    });
+
+    let mut out = String::from("%PDF-1.7\n");
+    let mut offsets = Vec::with_capacity(objects.len());
+    for (index, body) in objects.iter().enumerate() {
+        offsets.push(out.len());
+        let _ = write!(out, "{} 0 obj\n{body}\nendobj\n", index + 1);
+    }
+    let xref_offset = out.len();
+    let _ = write!(out, "xref\n0 {}\n0000000000 65535 f \n", objects.len() + 1);
+    for offset in offsets {
+        let _ = write!(out, "{offset:010} 00000 n \n");
+    }
+    let encrypt = encrypt_object
+        .map(|number| format!(" /Encrypt {number} 0 R /ID [<{0}> <{0}>]", "0123456789abcdef".repeat(2)))
+        .unwrap_or_default();
+    let _ = write!(out, "trailer\n<< /Size {} /Root 1 0 R{encrypt} >>\nstartxref\n{xref_offset}\n%%EOF\n", objects.len() + 1);
+    out.into_bytes()
+}
+
+fn stream_object(data: &str) -> String {
+    format!("<< /Length {} >>\nstream\n{data}\nendstream", data.len())
+}
+
+fn content_stream(runs: &[TextRun]) -> String {
+    let mut content = String::new();
+    for run in runs {
+        if run.text.is_ascii() {
+            let escaped = run.text.replace('\\', "\\\\").replace('(', "\\(").replace(')', "\\)");
+            let _ = writeln!(content, "BT /F1 12 Tf {} {} Td ({escaped}) Tj ET", run.x, run.y);
+        } else {
+            let hex: String = run.text.encode_utf16().map(|unit| format!("{unit:04X}")).collect();
+            let _ = writeln!(content, "BT /F2 12 Tf {} {} Td <{hex}> Tj ET", run.x, run.y);
+        }
+    }
+    content
+}
+
+fn to_unicode_cmap(chars: &BTreeSet<u16>) -> String {
+    let mut cmap = String::from(
+        "/CIDInit /ProcSet findresource begin\n12 dict begin\nbegincmap\n\
+         /CIDSystemInfo << /Registry (Adobe) /Ordering (UCS) /Supplement 0 >> def\n\
+         /CMapName /Adobe-Identity-UCS def\n/CMapType 2 def\n\
+         1 begincodespacerange\n<0000> <FFFF>\nendcodespacerange\n",
+    );
+    let chars: Vec<u16> = chars.iter().copied().collect();
+    for block in chars.chunks(100) {
+        let _ = writeln!(cmap, "{} beginbfchar", block.len());
+        for unit in block {
+            let _ = writeln!(cmap, "<{unit:04X}> <{unit:04X}>");
+        }
+        cmap.push_str("endbfchar\n");
+    }
+    cmap.push_str("endcmap\nCMapName currentdict /CMap defineresource pop\nend\nend");
+    cmap
+}

@@ -1,0 +1,186 @@
+//! Ingest and search through the `docent` binary, on PDFs, Markdown and text that the
+//! tests write, with a real index on disk.
+
+mod common;
+
+use common::pdf::{build_pdf, pdf_from_lines, PdfOptions, TextRun};
+use common::{describe, file_name, stderr, TestEnv};
+
+fn manual_pdf() -> Vec<u8> {
+    pdf_from_lines(&[
+        &["Pump XR-2000 operating manual", "Chapter 1: Safety"],
+        &["Error E-102 means the intake filter is blocked.", "Clean the filter and restart."],
+        &["水泵维护说明", "更换密封圈之前必须关闭电源。"],
+    ])
+}
+
+#[test]
+fn ingest_reports_each_file_and_search_finds_pages() {
+    let env = TestEnv::new();
+    env.write("manual.pdf", manual_pdf());
+    env.write("notes/setup.md", "# Setup\n\n## Network\n\nSet the gateway address to 10.0.0.1 in the router menu.\n");
+    env.write("notes/readme.txt", "Warranty claims go to the service desk within 30 days.\n");
+    env.write("notes/image.png", b"not indexed");
+
+    let stdout = env.run_ok(&["ingest", "docs"]);
+    assert!(stdout.contains("docs/manual.pdf: ingested (3 pages"), "{stdout}");
+    assert!(stdout.contains("docs/notes/setup.md: ingested"), "{stdout}");
+    assert!(stdout.contains("docs/notes/readme.txt: ingested"), "{stdout}");
+    assert!(!stdout.contains("image.png"), "unsupported files in folders are skipped: {stdout}");
+
+    let results = env.search_json("default", "what does error E-102 mean?");
+    let top = &results["results"][0];
+    assert_eq!(top["kind"], "text");
+    assert_eq!(top["doc"], "docs/manual.pdf");
+    assert_eq!(top["pages"], serde_json::json!([2]));
+    assert!(top["text"].as_str().unwrap().contains("intake filter is blocked"), "{top}");
+    assert!(top["score"].as_f64().unwrap() > 0.0);
+
+    let chinese = env.search_json("default", "如何更换密封圈？");
+    let top = &chinese["results"][0];
+    assert_eq!(top["doc"], "docs/manual.pdf");
+    assert_eq!(top["pages"], serde_json::json!([3]));
+    assert!(top["text"].as_str().unwrap().contains("关闭电源"), "{top}");
+
+    let markdown = env.search_json("default", "gateway address");
+    let top = &markdown["results"][0];
+    assert_eq!(top["doc"], "docs/notes/setup.md");
+    assert_eq!(top["pages"], serde_json::json!([]));
+    assert_eq!(top["heading"], "Setup > Network");
+}
+
+#[test]
+fn reingest_is_idempotent_and_edits_replace() {
+    let env = TestEnv::new();
+    let guide = env.write("guide.md", "# Guide\n\nThe blue lever opens the hatch.\n");
+    env.write("manual.pdf", manual_pdf());
+    env.run_ok(&["ingest", "docs"]);
+
+    let again = env.run_ok(&["ingest", "docs"]);
+    assert!(again.contains("docs/guide.md: unchanged"), "{again}");
+    assert!(again.contains("docs/manual.pdf: unchanged"), "{again}");
+    assert_eq!(env.search_json("default", "blue lever hatch")["results"].as_array().unwrap().len(), 1);
+
+    std::fs::write(&guide, "# Guide\n\nThe green switch resets the counter.\n").unwrap();
+    let edited = env.run_ok(&["ingest", "docs"]);
+    assert!(edited.contains("docs/guide.md: ingested"), "{edited}");
+    assert!(edited.contains("docs/manual.pdf: unchanged"), "{edited}");
+    assert!(env.search_json("default", "blue lever hatch")["results"].as_array().unwrap().is_empty());
+    let replaced = env.search_json("default", "green switch counter");
+    assert_eq!(replaced["results"].as_array().unwrap().len(), 1);
+
+    // The same file given by another path is the same document.
+    let absolute = env.docs().join("guide.md");
+    let by_absolute = env.run_ok(&["ingest", absolute.to_str().unwrap()]);
+    assert!(by_absolute.contains(": unchanged"), "{by_absolute}");
+}
+
+#[test]
+fn broken_pdfs_fail_alone() {
+    let env = TestEnv::new();
+    env.write("good.pdf", manual_pdf());
+    env.run_ok(&["ingest", "docs"]);
+
+    let encrypted = build_pdf(&[vec![TextRun { text: "secret text", x: 72, y: 700 }]], &PdfOptions { encrypted: true });
+    env.write("encrypted.pdf", encrypted);
+    let valid = manual_pdf();
+    env.write("truncated.pdf", &valid[..valid.len() / 2]);
+    env.write("empty.pdf", b"");
+    env.write("not-a-pdf.pdf", b"<html>this is a web page</html>");
+    env.write("later.md", "# Later\n\nThe spare fuse is under the lid.\n");
+
+    let output = env.run(&["ingest", "docs"]);
+    assert!(!output.status.success(), "failures give a non-zero status\n{}", describe(&output));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(stdout.contains("docs/encrypted.pdf: failed: PDF is encrypted"), "{stdout}");
+    assert!(stdout.contains("docs/truncated.pdf: failed:"), "{stdout}");
+    assert!(stdout.contains("docs/empty.pdf: failed: file is empty"), "{stdout}");
+    assert!(stdout.contains("docs/not-a-pdf.pdf: failed: not a valid PDF"), "{stdout}");
+    assert!(stdout.contains("docs/later.md: ingested"), "files after failures are ingested: {stdout}");
+    assert!(stdout.contains("docs/good.pdf: unchanged"), "{stdout}");
+    assert!(stderr(&output).contains("4 file(s) failed"), "{}", stderr(&output));
+
+    // The good file from before is still searchable, and the later file too.
+    assert_eq!(file_name(&env.search_json("default", "E-102 intake filter")["results"][0]["doc"]), "good.pdf");
+    assert_eq!(file_name(&env.search_json("default", "spare fuse")["results"][0]["doc"]), "later.md");
+}
+
+#[test]
+fn hostile_queries_never_fail() {
+    let env = TestEnv::new();
+    env.write("a.md", "# Title\n\nSome text about field: values (and more).\n");
+    env.run_ok(&["ingest", "docs"]);
+    let long_query = "field ".repeat(2_000);
+    let queries = [
+        "\"unbalanced quote",
+        "field:value",
+        "text:(a OR b) AND -",
+        "-",
+        "((((",
+        "*",
+        "~2^3",
+        "\\",
+        "NOT",
+        "：“”（）",
+        " ",
+        long_query.as_str(),
+    ];
+    for query in queries {
+        let output = env.run(&["search", "--json", "--", query]);
+        assert!(output.status.success(), "query {query:?} failed\n{}", describe(&output));
+        let parsed: serde_json::Value = serde_json::from_slice(&output.stdout).expect("valid JSON");
+        assert!(parsed["results"].is_array(), "query {query:?}: {parsed}");
+    }
+    let hits = env.search_json("default", "field:");
+    assert_eq!(hits["results"].as_array().unwrap().len(), 1, "`field:` is searched as a word");
+}
+
+#[test]
+fn unknown_kb_says_what_to_do() {
+    let env = TestEnv::new();
+    let output = env.run(&["search", "--kb", "nosuch", "anything"]);
+    assert!(!output.status.success());
+    let message = stderr(&output);
+    assert_eq!(message.lines().count(), 1, "one line: {message}");
+    assert!(message.contains("knowledge base `nosuch` not found"), "{message}");
+    assert!(message.contains("docent ingest --kb nosuch"), "{message}");
+}
+
+#[test]
+fn missing_paths_and_types_are_reported() {
+    let env = TestEnv::new();
+    env.write("slides.pptx", b"binary");
+    env.write("ok.txt", "plain text file");
+    let output = env.run(&["ingest", "docs/missing.pdf", "docs/slides.pptx", "docs/ok.txt"]);
+    assert!(!output.status.success());
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(stdout.contains("docs/missing.pdf: failed: no such file or folder"), "{stdout}");
+    assert!(stdout.contains("docs/slides.pptx: failed: unsupported file type"), "{stdout}");
+    assert!(stdout.contains("docs/ok.txt: ingested"), "{stdout}");
+}
+
+#[test]
+fn eval_reports_metrics_json() {
+    let env = TestEnv::new();
+    env.write("manual.pdf", manual_pdf());
+    env.run_ok(&["ingest", "docs"]);
+    let questions = [
+        r#"{"question":"What does E-102 mean?","doc":"manual.pdf","pages":[2],"lang":"en","kind":"lexical"}"#,
+        r#"{"question":"更换密封圈要注意什么？","doc":"manual.pdf","pages":[3],"lang":"zh","kind":"lexical"}"#,
+        r#"{"question":"Where is the safety chapter?","doc":"other.pdf","pages":[1],"lang":"en"}"#,
+    ];
+    let file = env.write("dev.jsonl", questions.join("\n"));
+    let stdout = env.run_ok(&["eval", "--json", file.to_str().unwrap()]);
+    let report: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(report["questions"], 3);
+    assert!((report["hit_at_1"].as_f64().unwrap() - 2.0 / 3.0).abs() < 1e-9, "{report}");
+    assert!((report["mrr"].as_f64().unwrap() - 2.0 / 3.0).abs() < 1e-9, "{report}");
+    assert_eq!(report["by_lang"]["zh"]["hit_at_5"], 1.0);
+    assert_eq!(report["by_lang"]["en"]["questions"], 2);
+    assert_eq!(report["by_kind"]["lexical"]["questions"], 2);
+
+    let bad = env.write("bad.jsonl", "{\"question\": \"no doc\"}\n");
+    let output = env.run(&["eval", bad.to_str().unwrap()]);
+    assert!(!output.status.success());
+    assert!(stderr(&output).contains("line 1"), "{}", stderr(&output));
+}
