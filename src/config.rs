@@ -10,7 +10,7 @@ pub const DEFAULT_MODEL_FILE: &str = "SmolLM2-135M-Instruct.Q4_1.gguf";
 /// Name of the knowledge base used when `--kb` is not given.
 pub const DEFAULT_KB: &str = "default";
 
-/// Where docent keeps its state (`$DOCENT_HOME`) and its downloaded files (`$DOCENT_CACHE`).
+/// Locations of docent's state (`$DOCENT_HOME`) and of its downloaded files (`$DOCENT_CACHE`).
 #[derive(Debug, Clone)]
 pub struct Paths {
     pub home: PathBuf,
@@ -39,12 +39,12 @@ impl Paths {
         self.knowledge_bases().join(name)
     }
 
-    /// The chat model used when neither `--model` nor `DOCENT_MODEL` is set.
+    /// Returns the path of the chat model used when neither `--model` nor `DOCENT_MODEL` is set.
     pub fn default_model(&self) -> PathBuf {
         self.cache.join("models").join(DEFAULT_MODEL_FILE)
     }
 
-    /// `DOCENT_PDFIUM` if set, else the copy of libpdfium that `make setup` caches.
+    /// Returns `DOCENT_PDFIUM` if set, else the copy of libpdfium that `make setup` caches.
     pub fn pdfium_library(&self) -> PathBuf {
         match non_empty_env("DOCENT_PDFIUM") {
             Some(path) => PathBuf::from(path),

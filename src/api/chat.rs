@@ -55,6 +55,7 @@ async fn handle(state: Arc<AppState>, body: Bytes) -> Result<Response, ApiError>
         temperature: request.temperature,
         top_p: request.top_p,
         stop: request.stop.map(|stop| stop.into_vec()).unwrap_or_default(),
+        repetition_penalty: state.options.generation.repetition_penalty,
     };
     params.max_tokens = params.max_tokens.max(1);
 
@@ -76,7 +77,7 @@ async fn handle(state: Arc<AppState>, body: Bytes) -> Result<Response, ApiError>
         }
     };
 
-    let id = format!("chatcmpl-{}", uuid_like());
+    let id = format!("chatcmpl-{}", completion_id_suffix());
     let created = unix_seconds();
     tracing::info!(model = %request.model, stream = request.stream, sources = sources.len(), "chat completion");
     if request.stream {
@@ -287,8 +288,9 @@ fn unix_seconds() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|elapsed| elapsed.as_secs()).unwrap_or_default()
 }
 
-/// A unique-enough completion id: nanoseconds since the epoch and a process-wide counter.
-fn uuid_like() -> String {
+/// Builds a completion id suffix from the nanoseconds since the epoch and a process-wide
+/// counter, unique within one server and very unlikely to repeat across restarts.
+fn completion_id_suffix() -> String {
     use std::sync::atomic::{AtomicU64, Ordering};
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map(|elapsed| elapsed.as_nanos()).unwrap_or_default();

@@ -49,7 +49,8 @@ impl ApiError {
         }
     }
 
-    /// An internal failure: the details go to the log, the client gets a generic message.
+    /// Builds the error for an internal failure: the details go to the log, and the client
+    /// gets a generic message.
     pub fn internal(error: &dyn std::fmt::Display) -> Self {
         tracing::error!(%error, "request failed");
         Self {

@@ -38,7 +38,7 @@ pub struct AppState {
     other_assistants: Mutex<HashMap<String, Assistant>>,
 }
 
-/// What a request's `model` selects.
+/// Target selected by a request's `model`.
 enum ModelTarget {
     KnowledgeBase(Assistant),
     Engine,

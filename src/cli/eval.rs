@@ -8,7 +8,7 @@ use crate::rag::KnowledgeBase;
 
 use super::EvalArgs;
 
-/// Results fetched per question: hit@10 needs at least ten whatever `--top-k` says.
+/// Minimum results fetched per question, because hit@10 needs ten even when `--top-k` is lower.
 const MIN_RESULTS: usize = 10;
 
 pub fn run(paths: &Paths, kb_name: &str, args: &EvalArgs) -> Result<()> {

@@ -124,6 +124,10 @@ pub struct GenerationArgs {
     /// Characters of passage text given to the model, all passages together
     #[arg(long, default_value_t = 1800, value_name = "CHARS")]
     pub context_chars: usize,
+
+    /// Penalty on repeating tokens already in the prompt or answer; 1.0 turns it off
+    #[arg(long, default_value_t = 1.1, value_name = "FACTOR")]
+    pub repetition_penalty: f32,
 }
 
 #[derive(Debug, Args)]
@@ -176,7 +180,11 @@ impl GenerationArgs {
         crate::answer::AnswerOptions {
             top_k: self.top_k,
             max_source_chars: self.context_chars,
-            generation: crate::models::GenerationParams { max_tokens: self.max_tokens, ..Default::default() },
+            generation: crate::models::GenerationParams {
+                max_tokens: self.max_tokens,
+                repetition_penalty: Some(self.repetition_penalty),
+                ..Default::default()
+            },
             ..Default::default()
         }
     }

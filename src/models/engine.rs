@@ -35,11 +35,14 @@ pub struct GenerationParams {
     pub temperature: Option<f64>,
     pub top_p: Option<f64>,
     pub stop: Vec<String>,
+    /// Divides the logits of tokens already in the prompt or answer (1.0 disables it).
+    /// Small models decoding greedily fall into loops without it.
+    pub repetition_penalty: Option<f32>,
 }
 
 impl Default for GenerationParams {
     fn default() -> Self {
-        Self { max_tokens: 256, temperature: None, top_p: None, stop: Vec::new() }
+        Self { max_tokens: 256, temperature: None, top_p: None, stop: Vec::new(), repetition_penalty: None }
     }
 }
 
@@ -90,7 +93,7 @@ pub trait ChatEngine: Send + Sync {
     /// Name of the underlying model, as reported to API clients.
     fn model_name(&self) -> &str;
 
-    /// Maximum number of tokens (prompt and answer together), if the engine knows it.
+    /// Maximum number of tokens (prompt and answer together), if the engine reports it.
     fn context_length(&self) -> Option<usize>;
 
     /// Starts generating an answer to the conversation.

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use anyhow::{bail, Context, Result};
 use futures::future::BoxFuture;
 use mistralrs::{
-    GgufModelBuilder, Model, ModelBuilder, RequestBuilder, Response, StopTokens, TextMessageRole,
+    GgufModelBuilder, Model, ModelBuilder, RequestBuilder, Response, SamplingParams, StopTokens, TextMessageRole,
 };
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
@@ -45,7 +45,7 @@ pub struct LocalEngine {
 
 impl LocalEngine {
     /// Loads the model. A missing GGUF file fails before mistral.rs is involved, with a
-    /// message that says how to get the default model.
+    /// message that explains how to get the default model.
     pub async fn load(spec: &ModelSpec) -> Result<Self> {
         let (model, name) = match spec {
             ModelSpec::GgufFile(path) => {
@@ -111,20 +111,18 @@ fn build_request(messages: Vec<ChatMessage>, params: &GenerationParams) -> Reque
         };
         request = request.add_message(role, message.content);
     }
-    // `set_deterministic_sampler` replaces all sampling parameters, max_len included, so it
-    // must come before every other sampler setting.
-    request = match params.temperature {
-        Some(temperature) if temperature > 0.0 => request.set_sampler_temperature(temperature),
-        _ => request.set_deterministic_sampler(),
-    };
-    request = request.set_sampler_max_len(params.max_tokens);
-    if let Some(top_p) = params.top_p {
-        request = request.set_sampler_topp(top_p);
+    let mut sampling = SamplingParams::deterministic();
+    if let Some(temperature) = params.temperature.filter(|temperature| *temperature > 0.0) {
+        sampling.temperature = Some(temperature);
+        sampling.top_k = None;
     }
+    sampling.top_p = params.top_p;
+    sampling.max_len = Some(params.max_tokens);
+    sampling.repetition_penalty = params.repetition_penalty.filter(|penalty| *penalty != 1.0);
     if !params.stop.is_empty() {
-        request = request.set_sampler_stop_toks(StopTokens::Seqs(params.stop.clone()));
+        sampling.stop_toks = Some(StopTokens::Seqs(params.stop.clone()));
     }
-    request
+    request.set_sampling(sampling)
 }
 
 /// Runs one generation and forwards its chunks. When the receiver is dropped the send

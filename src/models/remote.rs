@@ -21,7 +21,7 @@ pub struct RemoteConfig {
     /// Base URL of the API, including `/v1` (e.g. `http://gpu-host:8000/v1`).
     pub base_url: String,
     pub api_key: Option<String>,
-    /// Model name the server knows.
+    /// Name of the model on the server.
     pub model: String,
 }
 

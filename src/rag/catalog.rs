@@ -13,7 +13,7 @@ pub enum DocumentStatus {
     Ready,
     /// Indexed, but no page had extractable text (a scanned PDF, for example).
     NoText,
-    /// Could not be read; `error` says why. Nothing of it is in the index unless an
+    /// Could not be read; `error` gives the reason. Nothing of it is in the index unless an
     /// earlier version was ingested successfully, which then stays.
     Failed,
 }

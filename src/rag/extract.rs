@@ -7,7 +7,7 @@ use pdfium_render::prelude::*;
 
 use super::text::normalize;
 
-/// How a file's text is split into chunks.
+/// File format, which decides how the text is read and split into chunks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DocumentKind {
     Pdf,
@@ -43,7 +43,7 @@ pub struct PageText {
     pub text: String,
 }
 
-/// Why a file could not be read; the message is shown to the user next to the file.
+/// Reason a file could not be read. The message is shown to the user next to the file.
 #[derive(Debug, thiserror::Error)]
 pub enum ExtractError {
     #[error("file is empty")]
@@ -88,8 +88,8 @@ fn extract_pdf(path: &Path, pdfium_path: &Path) -> Result<Vec<PageText>, Extract
     }
     let pdfium = pdfium(pdfium_path)?;
     let document = pdfium.load_pdf_from_file(path, None).map_err(map_load_error)?;
-    // pdfium rebuilds a file whose end is missing from the objects it can find, which would
-    // index a partial document without a word; such a file is reported instead.
+    // pdfium rebuilds a file whose end is missing from the objects it can find. Indexing that
+    // would keep a partial document without a word, so such a file is reported instead.
     if !has_end_marker(path)? {
         return Err(ExtractError::Truncated);
     }

@@ -25,8 +25,8 @@ const MAX_QUERY_CHARS: usize = 2_000;
 /// Matches in a chunk's heading path count this much more than matches in its text.
 const HEADING_BOOST: f32 = 1.5;
 
-/// Where a search result came from. Only text chunks exist so far; image results come with
-/// the image index.
+/// Kind of a search result. Only text chunks exist so far, and image results will come
+/// with an image index.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum HitKind {

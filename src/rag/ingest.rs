@@ -23,7 +23,7 @@ pub struct IngestOptions {
     pub pdfium_library: PathBuf,
 }
 
-/// What happened to one file.
+/// Result of ingesting one file.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Outcome {
     Ingested { pages: u32, chunks: u32 },
@@ -103,8 +103,8 @@ impl<'a> Ingestor<'a> {
         Ok(Self { knowledge_base, catalog, writer, options })
     }
 
-    /// Ingests one file. Errors about the file become a `Failed` outcome; errors of the
-    /// knowledge base itself (disk full, broken index) are returned, since they would fail
+    /// Ingests one file. Errors about the file become a `Failed` outcome. Errors of the
+    /// knowledge base itself (disk full, broken index) are returned, because they would fail
     /// every following file too.
     pub fn ingest_file(&mut self, path: &Path) -> Result<FileReport> {
         let display_path = path.display().to_string();

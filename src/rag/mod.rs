@@ -1,8 +1,8 @@
 //! Retrieval-augmented generation's retrieval half: extraction, chunking, the catalog,
 //! the full-text index, ingest and evaluation.
 //!
-//! Dense text vectors and image vectors are meant to sit beside the full-text index as
-//! further retrievers whose results are fused; today full text is the only retriever.
+//! Full text is the only retriever so far. Dense text vectors and image vectors are meant
+//! to sit beside it as further retrievers, with their results fused.
 
 pub mod analyzer;
 pub mod catalog;

@@ -31,7 +31,7 @@ pub enum AnswerEvent {
     Failed(String),
 }
 
-/// What the event loop should do after a key press.
+/// Next step for the event loop after a key press.
 #[derive(Debug, PartialEq)]
 pub enum Action {
     None,

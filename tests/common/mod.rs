@@ -37,7 +37,7 @@ impl TestEnv {
         path
     }
 
-    /// A `docent` command with this environment's home and English messages.
+    /// Returns a `docent` command with this environment's home and English messages.
     pub fn docent(&self) -> Command {
         let mut command = Command::new(env!("CARGO_BIN_EXE_docent"));
         command
@@ -82,11 +82,6 @@ pub fn describe(output: &Output) -> String {
 
 pub fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
-}
-
-/// The default model in the cache, which the model tests load.
-pub fn default_model() -> PathBuf {
-    docent::config::Paths::from_env().expect("cache location is known").default_model()
 }
 
 pub fn file_name(doc: &serde_json::Value) -> String {

@@ -1,6 +1,6 @@
 //! Writes small PDFs byte by byte, so that tests control exactly which text is on which
 //! page. Latin text uses the standard Helvetica font; other text uses a Type0 font whose
-//! character ids are Unicode code points and whose ToUnicode map says so, which is all a
+//! character ids are Unicode code points and whose ToUnicode map maps them to themselves, which is all a
 //! text extractor needs (no glyphs are embedded, so such text renders blank).
 
 use std::collections::BTreeSet;
