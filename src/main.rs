@@ -56,10 +56,12 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Serve(args) => {
             // Bind and open the knowledge base before the slow model load, so that a port in
             // use or a wrong --kb fails at once.
+            let config = args.serve_config()?;
             let listener = docent::api::bind(args.addr).await?;
             let knowledge_base = KnowledgeBase::open(&paths, kb_name)?;
             let engine = load_engine(&paths, &cli.global).await?;
-            let state = docent::api::AppState::new(paths.clone(), Arc::new(knowledge_base), engine, args.generation.answer_options());
+            let options = args.generation.answer_options();
+            let state = docent::api::AppState::new(config, paths.clone(), Arc::new(knowledge_base), engine, options);
             docent::api::serve(listener, state).await
         }
     }

@@ -109,18 +109,30 @@ struct Server {
 
 impl Server {
     fn start(env: &TestEnv) -> Self {
+        Self::start_with(env, &[], &[])
+    }
+
+    fn start_with(env: &TestEnv, extra_args: &[&str], extra_env: &[(&str, &str)]) -> Self {
         let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let addr = format!("127.0.0.1:{port}");
         let mut args = vec!["serve", "--addr", addr.as_str()];
         args.extend(SHORT_ANSWER);
+        args.extend(extra_args);
         let child = env
             .docent()
             .args(&args)
+            .envs(extra_env.iter().copied())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
             .expect("docent serve starts");
         Self { child, base: format!("http://{addr}") }
+    }
+
+    /// Stops the server and returns what it logged.
+    fn stop_and_read_log(&mut self) -> String {
+        self.terminate();
+        self.child.stderr.take().map(std::io::read_to_string).transpose().unwrap().unwrap_or_default()
     }
 
     async fn wait_ready(&mut self, http: &reqwest::Client) {
@@ -286,4 +298,132 @@ async fn serve_speaks_openai_chat() {
     // SIGTERM stops the server cleanly.
     let status = server.terminate();
     assert!(status.success(), "exit status after SIGTERM: {status}");
+}
+
+async fn error_of(response: reqwest::Response) -> (u16, Value) {
+    let status = response.status().as_u16();
+    let body: Value = response.json().await.expect("error body is JSON");
+    (status, body)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_guards_keys_limits_and_context() {
+    let env = env_with_manual();
+    let keys = "first-key-7f3a,second-key-91bc";
+    let mut server = Server::start_with(
+        &env,
+        &["--cors-origin", "http://app.test", "--max-body-bytes", "200000", "--max-concurrent", "1", "--max-queue", "0"],
+        &[("DOCENT_API_KEY", keys), ("RUST_LOG", "debug")],
+    );
+    let http = reqwest::Client::new();
+    server.wait_ready(&http).await;
+    let base = server.base.clone();
+    let chat_url = format!("{base}/v1/chat/completions");
+    let bearer = "Bearer second-key-91bc";
+
+    // Keys: /health is open, everything else needs one of the keys.
+    assert_eq!(http.get(format!("{base}/health")).send().await.unwrap().status(), 200);
+    let (status, missing) = error_of(http.get(format!("{base}/v1/models")).send().await.unwrap()).await;
+    assert_eq!(status, 401);
+    insta::assert_json_snapshot!("missing_api_key", missing);
+    let (status, wrong) = error_of(http.get(format!("{base}/v1/models")).header("authorization", "Bearer nope").send().await.unwrap()).await;
+    assert_eq!(status, 401);
+    assert_eq!(wrong["error"]["code"], "invalid_api_key");
+    let models = http.get(format!("{base}/v1/models")).header("authorization", bearer).send().await.unwrap();
+    assert_eq!(models.status(), 200);
+
+    // One model by id.
+    let model: Value = http.get(format!("{base}/v1/models/docent/default")).header("authorization", bearer).send().await.unwrap().json().await.unwrap();
+    assert_eq!(model["id"], "docent/default");
+    let (status, _) = error_of(http.get(format!("{base}/v1/models/none")).header("authorization", bearer).send().await.unwrap()).await;
+    assert_eq!(status, 404);
+
+    // CORS preflight from the configured origin echoes the requested headers.
+    let preflight = http
+        .request(reqwest::Method::OPTIONS, &chat_url)
+        .header("origin", "http://app.test")
+        .header("access-control-request-method", "POST")
+        .header("access-control-request-headers", "authorization,content-type,x-stainless-os")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(preflight.status(), 200);
+    assert_eq!(preflight.headers()["access-control-allow-origin"], "http://app.test");
+    let allowed = preflight.headers()["access-control-allow-headers"].to_str().unwrap().to_string();
+    assert!(allowed.contains("x-stainless-os"), "{allowed}");
+    let other_origin = http
+        .request(reqwest::Method::OPTIONS, &chat_url)
+        .header("origin", "http://evil.test")
+        .header("access-control-request-method", "POST")
+        .send()
+        .await
+        .unwrap();
+    assert!(other_origin.headers().get("access-control-allow-origin").is_none());
+
+    // Search endpoint: the same results as `docent search --json`.
+    let searched: Value = http
+        .post(format!("{base}/v1/search"))
+        .header("authorization", bearer)
+        .json(&json!({"query": "E-102 intake filter", "top_k": 3}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(searched, env.search_json_top_k("default", "E-102 intake filter", 3));
+
+    // Wrong types name the field; bodies over the limit are 413.
+    let (status, wrong_type) = error_of(
+        http.post(&chat_url)
+            .header("authorization", bearer)
+            .json(&json!({"model": "docent", "max_tokens": "ten", "messages": [{"role": "user", "content": "hi"}]}))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 400);
+    insta::assert_json_snapshot!("wrong_type", wrong_type);
+    let huge = json!({"model": "docent", "messages": [{"role": "user", "content": "x".repeat(300_000)}]});
+    let (status, too_large) = error_of(http.post(&chat_url).header("authorization", bearer).json(&huge).send().await.unwrap()).await;
+    assert_eq!(status, 413);
+    insta::assert_json_snapshot!("body_too_large", too_large);
+
+    // A prompt over the context length is refused before any streaming, with both numbers.
+    let long_question = "Please explain the pump manual in detail. ".repeat(1_200);
+    let request = json!({"model": "docent", "stream": true, "messages": [{"role": "user", "content": long_question}]});
+    let (status, too_long) = error_of(http.post(&chat_url).header("authorization", bearer).json(&request).send().await.unwrap()).await;
+    assert_eq!(status, 400);
+    assert_eq!(too_long["error"]["code"], "context_length_exceeded");
+    let message = too_long["error"]["message"].as_str().unwrap();
+    assert!(message.contains("context length is 8192 tokens"), "{message}");
+
+    // With one slot and no queue, a second generation while one streams gets 503, and a
+    // client that disconnects frees its slot.
+    let streaming = json!({"model": "docent", "stream": true, "max_tokens": 400, "messages": [{"role": "user", "content": "Describe the pump."}]});
+    let mut first = http.post(&chat_url).header("authorization", bearer).json(&streaming).send().await.unwrap();
+    assert_eq!(first.status(), 200);
+    let first_chunk = first.chunk().await.unwrap().expect("the first chunk arrives");
+    assert!(String::from_utf8_lossy(&first_chunk).contains("assistant"));
+    let busy = http.post(&chat_url).header("authorization", bearer).json(&streaming).send().await.unwrap();
+    assert_eq!(busy.status(), 503);
+    assert_eq!(busy.headers()["retry-after"], "5");
+    drop(first);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let short = json!({"model": "docent", "max_tokens": 4, "messages": [{"role": "user", "content": "Hi"}]});
+        let response = http.post(&chat_url).header("authorization", bearer).json(&short).send().await.unwrap();
+        if response.status() == 200 {
+            break;
+        }
+        assert_eq!(response.status(), 503);
+        assert!(Instant::now() < deadline, "the slot of a disconnected client was never freed");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+
+    // Keys never reach the log, even at debug level.
+    let log = server.stop_and_read_log();
+    assert!(!log.contains("first-key-7f3a") && !log.contains("second-key-91bc"), "a key was logged");
+    assert!(log.contains("rejected a request without a valid API key"), "{log}");
 }

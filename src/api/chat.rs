@@ -5,18 +5,20 @@ use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
 use axum::extract::State;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use futures::StreamExt;
+use tokio::sync::OwnedSemaphorePermit;
 
 use super::error::ApiError;
 use super::types::{
     AssistantMessage, ChatCompletionChunk, ChatCompletionRequest, ChatCompletionResponse, Choice, ChunkChoice, Delta,
     MessageContent, RequestMessage, SourceInfo,
 };
-use super::{AppState, ModelTarget};
+use super::{body_or_error, parse_json, AppState, ModelTarget};
 use crate::answer::{AnswerError, Turn};
 use crate::models::{ChatMessage, EngineError, EngineEvent, EventStream, GenerationParams, Role, TokenUsage};
 
@@ -30,16 +32,16 @@ struct Conversation {
     messages: Vec<ChatMessage>,
 }
 
-pub async fn chat_completions(State(state): State<Arc<AppState>>, body: Bytes) -> Response {
+pub async fn chat_completions(State(state): State<Arc<AppState>>, body: Result<Bytes, BytesRejection>) -> Response {
     match handle(state, body).await {
         Ok(response) => response,
         Err(error) => error.into_response(),
     }
 }
 
-async fn handle(state: Arc<AppState>, body: Bytes) -> Result<Response, ApiError> {
-    let request: ChatCompletionRequest = serde_json::from_slice(&body)
-        .map_err(|error| ApiError::invalid_request(format!("Invalid request body: {error}"), None))?;
+async fn handle(state: Arc<AppState>, body: Result<Bytes, BytesRejection>) -> Result<Response, ApiError> {
+    let body = body_or_error(body, state.config.max_body_bytes)?;
+    let request: ChatCompletionRequest = parse_json(&body)?;
 
     let conversation = parse_conversation(&request.messages)?;
     if request.n.is_some_and(|n| n != 1) {
@@ -59,6 +61,8 @@ async fn handle(state: Arc<AppState>, body: Bytes) -> Result<Response, ApiError>
     };
     params.max_tokens = params.max_tokens.max(1);
 
+    // Held until the answer ends: dropped with the response stream, or after collecting.
+    let permit = state.limiter.acquire().await?;
     let (sources, events) = match target {
         ModelTarget::KnowledgeBase(assistant) => {
             let mut options = state.options.clone();
@@ -82,9 +86,12 @@ async fn handle(state: Arc<AppState>, body: Bytes) -> Result<Response, ApiError>
     tracing::info!(model = %request.model, stream = request.stream, sources = sources.len(), "chat completion");
     if request.stream {
         let include_usage = request.stream_options.is_some_and(|options| options.include_usage);
+        let events = hold_permit(events, permit);
         Ok(stream_response(id, created, request.model, sources, events, include_usage).into_response())
     } else {
-        collect_response(id, created, request.model, sources, events).await
+        let response = collect_response(id, created, request.model, sources, events).await;
+        drop(permit);
+        response
     }
 }
 
@@ -192,9 +199,19 @@ fn map_answer_error(error: AnswerError) -> ApiError {
     }
 }
 
+/// Ties a generation slot to a stream, so that the slot is freed when the stream ends or
+/// the client disconnects.
+fn hold_permit(events: EventStream, permit: OwnedSemaphorePermit) -> EventStream {
+    Box::pin(events.map(move |event| {
+        let _slot = &permit;
+        event
+    }))
+}
+
 fn map_engine_error(error: EngineError) -> ApiError {
     match error {
         EngineError::InvalidRequest(message) => ApiError::invalid_request(message, Some("messages")),
+        error @ EngineError::ContextLengthExceeded { .. } => ApiError::context_length_exceeded(error.to_string()),
         EngineError::Generation(message) => ApiError::internal(&message),
     }
 }

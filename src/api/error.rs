@@ -1,6 +1,7 @@
 //! API errors in OpenAI's shape: `{"error":{"message","type","param","code"}}`.
 
-use axum::http::StatusCode;
+use axum::http::header::RETRY_AFTER;
+use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Serialize;
@@ -12,6 +13,8 @@ pub struct ApiError {
     pub kind: &'static str,
     pub param: Option<String>,
     pub code: Option<&'static str>,
+    /// Seconds for a `Retry-After` header, sent with 429 and 503.
+    pub retry_after_seconds: Option<u64>,
 }
 
 #[derive(Serialize)]
@@ -36,7 +39,17 @@ impl ApiError {
             kind: "invalid_request_error",
             param: param.map(str::to_string),
             code: None,
+            retry_after_seconds: None,
         }
+    }
+
+    pub fn with_retry_after(mut self, seconds: u64) -> Self {
+        self.retry_after_seconds = Some(seconds);
+        self
+    }
+
+    pub fn context_length_exceeded(message: String) -> Self {
+        Self { code: Some("context_length_exceeded"), ..Self::invalid_request(message, Some("messages")) }
     }
 
     pub fn model_not_found(model: &str) -> Self {
@@ -46,6 +59,7 @@ impl ApiError {
             kind: "invalid_request_error",
             param: Some("model".into()),
             code: Some("model_not_found"),
+            retry_after_seconds: None,
         }
     }
 
@@ -59,6 +73,7 @@ impl ApiError {
             kind: "server_error",
             param: None,
             code: None,
+            retry_after_seconds: None,
         }
     }
 
@@ -71,6 +86,10 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (self.status, Json(self.body())).into_response()
+        let mut response = (self.status, Json(self.body())).into_response();
+        if let Some(seconds) = self.retry_after_seconds {
+            response.headers_mut().insert(RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        response
     }
 }

@@ -4,9 +4,12 @@
 //! `docent serve --kb`, `docent/NAME` is knowledge base NAME, and the engine's own model
 //! name is plain chat without retrieval.
 
+mod auth;
 mod chat;
 mod error;
+mod limits;
 mod models_endpoint;
+mod search;
 pub mod types;
 
 use std::collections::HashMap;
@@ -14,10 +17,17 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::DefaultBodyLimit;
+use axum::http::HeaderValue;
 use axum::routing::{get, post};
 use axum::Router;
+use serde::de::DeserializeOwned;
 use tokio::net::TcpListener;
 use tokio::sync::Mutex;
+use tower_http::cors::{AllowHeaders, AllowMethods, AllowOrigin, CorsLayer};
+use tower_http::trace::TraceLayer;
 
 pub use error::ApiError;
 
@@ -29,7 +39,35 @@ use crate::rag::KnowledgeBase;
 /// Model name that selects the server's default knowledge base.
 pub const DEFAULT_MODEL_NAME: &str = "docent";
 
+/// Server settings that are not about answers.
+#[derive(Debug, Clone)]
+pub struct ServeConfig {
+    /// Bearer tokens accepted on every endpoint but `/health`; empty means no authentication.
+    pub api_keys: Vec<String>,
+    /// Origins allowed to call the API from a browser; empty means CORS is off.
+    pub cors_origins: Vec<String>,
+    pub max_body_bytes: usize,
+    /// Generations that run at the same time.
+    pub max_running_generations: usize,
+    /// Generations that may wait for a slot before requests get 503.
+    pub max_waiting_generations: usize,
+}
+
+impl Default for ServeConfig {
+    fn default() -> Self {
+        Self {
+            api_keys: Vec::new(),
+            cors_origins: Vec::new(),
+            max_body_bytes: 4 * 1024 * 1024,
+            max_running_generations: 2,
+            max_waiting_generations: 16,
+        }
+    }
+}
+
 pub struct AppState {
+    config: ServeConfig,
+    limiter: limits::GenerationLimiter,
     paths: Paths,
     default_assistant: Assistant,
     engine: Arc<dyn ChatEngine>,
@@ -45,9 +83,16 @@ enum ModelTarget {
 }
 
 impl AppState {
-    pub fn new(paths: Paths, knowledge_base: Arc<KnowledgeBase>, engine: Arc<dyn ChatEngine>, options: AnswerOptions) -> Arc<Self> {
+    pub fn new(
+        config: ServeConfig,
+        paths: Paths,
+        knowledge_base: Arc<KnowledgeBase>,
+        engine: Arc<dyn ChatEngine>,
+        options: AnswerOptions,
+    ) -> Arc<Self> {
         let default_assistant = Assistant::new(knowledge_base, Arc::clone(&engine));
-        Arc::new(Self { paths, default_assistant, engine, options, other_assistants: Mutex::new(HashMap::new()) })
+        let limiter = limits::GenerationLimiter::new(config.max_running_generations, config.max_waiting_generations);
+        Arc::new(Self { config, limiter, paths, default_assistant, engine, options, other_assistants: Mutex::new(HashMap::new()) })
     }
 
     async fn resolve_model(&self, model: &str) -> Result<ModelTarget, ApiError> {
@@ -80,12 +125,61 @@ impl AppState {
     }
 }
 
-pub fn router(state: Arc<AppState>) -> Router {
-    Router::new()
+pub fn router(state: Arc<AppState>) -> Result<Router> {
+    let mut router = Router::new()
         .route("/v1/chat/completions", post(chat::chat_completions))
+        .route("/v1/search", post(search::search))
         .route("/v1/models", get(models_endpoint::list_models))
+        .route("/v1/models/{*id}", get(models_endpoint::get_model))
         .route("/health", get(models_endpoint::health))
-        .with_state(state)
+        .layer(axum::middleware::from_fn_with_state(Arc::clone(&state), auth::require_api_key))
+        .layer(DefaultBodyLimit::max(state.config.max_body_bytes))
+        .layer(TraceLayer::new_for_http());
+    if !state.config.cors_origins.is_empty() {
+        router = router.layer(cors_layer(&state.config.cors_origins)?);
+    }
+    Ok(router.with_state(state))
+}
+
+/// Allows the configured origins, any method the API has, and whatever headers a preflight
+/// asks for (the OpenAI JavaScript SDK sends several `x-stainless-*` headers).
+fn cors_layer(origins: &[String]) -> Result<CorsLayer> {
+    let origins = origins
+        .iter()
+        .map(|origin| HeaderValue::from_str(origin).with_context(|| format!("invalid CORS origin `{origin}`")))
+        .collect::<Result<Vec<_>>>()?;
+    Ok(CorsLayer::new()
+        .allow_origin(AllowOrigin::list(origins))
+        .allow_methods(AllowMethods::mirror_request())
+        .allow_headers(AllowHeaders::mirror_request()))
+}
+
+/// Reads a JSON body. A body over the size limit is 413; a malformed body or a field of
+/// the wrong type is 400, with `param` naming the field.
+fn parse_json<T: DeserializeOwned>(body: &Bytes) -> Result<T, ApiError> {
+    let mut deserializer = serde_json::Deserializer::from_slice(body);
+    serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
+        let path = error.path().to_string();
+        let inner = error.into_inner();
+        if inner.is_syntax() || inner.is_eof() || path == "." {
+            ApiError::invalid_request(format!("Invalid JSON body: {inner}"), None)
+        } else {
+            ApiError::invalid_request(format!("Invalid value for `{path}`: {inner}"), Some(&path))
+        }
+    })
+}
+
+/// Turns a failed body read (too large, or cut off) into an OpenAI-shaped error.
+fn body_or_error(body: Result<Bytes, BytesRejection>, limit: usize) -> Result<Bytes, ApiError> {
+    body.map_err(|rejection| {
+        let status = rejection.status();
+        let message = if status == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+            format!("The request body is larger than the limit of {limit} bytes.")
+        } else {
+            format!("Could not read the request body: {rejection}")
+        };
+        ApiError { status, ..ApiError::invalid_request(message, None) }
+    })
 }
 
 /// Binds the listening socket, with a one-line message for the usual failures.
@@ -103,7 +197,7 @@ pub async fn serve(listener: TcpListener, state: Arc<AppState>) -> Result<()> {
     let addr = listener.local_addr().context("could not read the listening address")?;
     tracing::info!(%addr, "serving the OpenAI-compatible API on http://{addr}/v1");
     eprintln!("docent: serving on http://{addr}/v1 (model `{DEFAULT_MODEL_NAME}`); Ctrl+C stops");
-    axum::serve(listener, router(state))
+    axum::serve(listener, router(state)?)
         .with_graceful_shutdown(shutdown_signal())
         .await
         .context("server failed")?;

@@ -2,12 +2,12 @@
 
 use std::sync::Arc;
 
-use axum::extract::State;
+use axum::extract::{Path, State};
 use axum::Json;
 use serde_json::{json, Value};
 
 use super::types::{ModelInfo, ModelList};
-use super::AppState;
+use super::{ApiError, AppState};
 use crate::rag::list_knowledge_bases;
 
 pub async fn list_models(State(state): State<Arc<AppState>>) -> Json<ModelList> {
@@ -20,6 +20,11 @@ pub async fn list_models(State(state): State<Arc<AppState>>) -> Json<ModelList> 
     Json(ModelList { object: "list", data })
 }
 
-pub async fn health() -> Json<Value> {
-    Json(json!({ "status": "ok" }))
+pub async fn get_model(State(state): State<Arc<AppState>>, Path(id): Path<String>) -> Result<Json<ModelInfo>, ApiError> {
+    let Json(list) = list_models(State(state)).await;
+    list.data.into_iter().find(|model| model.id == id).map(Json).ok_or_else(|| ApiError::model_not_found(&id))
+}
+
+pub async fn health(State(state): State<Arc<AppState>>) -> Json<Value> {
+    Json(json!({ "status": "ok", "queued_generations": state.limiter.queue_depth() }))
 }

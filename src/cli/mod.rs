@@ -156,6 +156,31 @@ pub struct ServeArgs {
     #[arg(long, default_value = "127.0.0.1:8080", value_name = "HOST:PORT")]
     pub addr: SocketAddr,
 
+    /// Accepted API keys, comma-separated; when set, every endpoint but /health needs
+    /// `Authorization: Bearer KEY`
+    #[arg(long = "api-key", env = "DOCENT_API_KEY", value_name = "KEYS", hide_env_values = true, value_delimiter = ',')]
+    pub api_keys: Vec<String>,
+
+    /// File with accepted API keys, one a line (blank lines and lines starting with # are skipped)
+    #[arg(long, value_name = "PATH")]
+    pub api_key_file: Option<PathBuf>,
+
+    /// Origin allowed to call the API from a browser (repeatable; CORS is off without it)
+    #[arg(long = "cors-origin", env = "DOCENT_CORS_ORIGINS", value_name = "ORIGIN", value_delimiter = ',')]
+    pub cors_origins: Vec<String>,
+
+    /// Largest accepted request body, in bytes
+    #[arg(long, default_value_t = 4 * 1024 * 1024, value_name = "BYTES")]
+    pub max_body_bytes: usize,
+
+    /// Answers generated at the same time
+    #[arg(long, default_value_t = 2, value_name = "N")]
+    pub max_concurrent: usize,
+
+    /// Requests that may wait for a free slot; more get 503 with Retry-After
+    #[arg(long, default_value_t = 16, value_name = "N")]
+    pub max_queue: usize,
+
     #[command(flatten)]
     pub generation: GenerationArgs,
 }
@@ -173,6 +198,29 @@ pub struct EvalArgs {
     /// Print one JSON object instead of a table
     #[arg(long)]
     pub json: bool,
+}
+
+impl ServeArgs {
+    /// Collects the server settings, reading the key file if one is given.
+    pub fn serve_config(&self) -> anyhow::Result<crate::api::ServeConfig> {
+        use anyhow::Context;
+
+        let mut api_keys: Vec<String> = self.api_keys.iter().map(|key| key.trim().to_string()).filter(|key| !key.is_empty()).collect();
+        if let Some(path) = &self.api_key_file {
+            let content = std::fs::read_to_string(path).with_context(|| format!("could not read the API key file `{}`", path.display()))?;
+            api_keys.extend(
+                content.lines().map(str::trim).filter(|line| !line.is_empty() && !line.starts_with('#')).map(str::to_string),
+            );
+            anyhow::ensure!(!api_keys.is_empty(), "the API key file `{}` contains no key", path.display());
+        }
+        Ok(crate::api::ServeConfig {
+            api_keys,
+            cors_origins: self.cors_origins.clone(),
+            max_body_bytes: self.max_body_bytes,
+            max_running_generations: self.max_concurrent,
+            max_waiting_generations: self.max_queue,
+        })
+    }
 }
 
 impl GenerationArgs {

@@ -82,6 +82,11 @@ pub enum EngineError {
     /// The request cannot be served as given (too long for the context, for example).
     #[error("{0}")]
     InvalidRequest(String),
+    #[error(
+        "the prompt has {prompt_tokens} tokens, but the model's context length is {context_length} \
+         tokens: shorten the conversation or ask with fewer or shorter sources"
+    )]
+    ContextLengthExceeded { prompt_tokens: usize, context_length: usize },
     #[error("generation failed: {0}")]
     Generation(String),
 }

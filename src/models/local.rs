@@ -4,9 +4,11 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::{bail, Context, Result};
+use either::Either;
 use futures::future::BoxFuture;
 use mistralrs::{
     GgufModelBuilder, Model, ModelBuilder, RequestBuilder, Response, SamplingParams, StopTokens, TextMessageRole,
+    TextMessages,
 };
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
@@ -15,7 +17,7 @@ use super::engine::{
     ChatEngine, ChatMessage, EngineError, EngineEvent, EventStream, FinishReason, GenerationParams, Role, TokenUsage,
 };
 
-/// Which model to load: a GGUF file on disk, or a model id that mistral.rs resolves
+/// Model to load: a GGUF file on disk, or a model id that mistral.rs resolves
 /// (a Hugging Face hub id or a local model folder).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ModelSpec {
@@ -93,6 +95,15 @@ impl ChatEngine for LocalEngine {
     fn stream_chat(&self, messages: Vec<ChatMessage>, params: GenerationParams) -> BoxFuture<'_, Result<EventStream, EngineError>> {
         let model = Arc::clone(&self.model);
         Box::pin(async move {
+            let mut params = params;
+            if let Some(context_length) = self.context_length {
+                let prompt_tokens = count_prompt_tokens(&model, &messages).await?;
+                if prompt_tokens >= context_length {
+                    return Err(EngineError::ContextLengthExceeded { prompt_tokens, context_length });
+                }
+                // The answer gets whatever room the prompt leaves, at most `max_tokens`.
+                params.max_tokens = params.max_tokens.min(context_length - prompt_tokens);
+            }
             let request = build_request(messages, &params);
             let (sender, receiver) = mpsc::channel(64);
             tokio::spawn(forward_responses(model, request, sender));
@@ -101,15 +112,32 @@ impl ChatEngine for LocalEngine {
     }
 }
 
+/// Counts the prompt's tokens as the engine will see them: chat template applied, with the
+/// generation prompt, using the model's own tokenizer.
+async fn count_prompt_tokens(model: &Model, messages: &[ChatMessage]) -> Result<usize, EngineError> {
+    let mut text_messages = TextMessages::new();
+    for message in messages {
+        text_messages = text_messages.add_message(text_role(message.role), message.content.clone());
+    }
+    let tokens = model
+        .tokenize(Either::Left(text_messages), None, true, true, None)
+        .await
+        .map_err(|error| EngineError::InvalidRequest(format!("could not apply the chat template: {error}")))?;
+    Ok(tokens.len())
+}
+
+fn text_role(role: Role) -> TextMessageRole {
+    match role {
+        Role::System => TextMessageRole::System,
+        Role::User => TextMessageRole::User,
+        Role::Assistant => TextMessageRole::Assistant,
+    }
+}
+
 fn build_request(messages: Vec<ChatMessage>, params: &GenerationParams) -> RequestBuilder {
     let mut request = RequestBuilder::new();
     for message in messages {
-        let role = match message.role {
-            Role::System => TextMessageRole::System,
-            Role::User => TextMessageRole::User,
-            Role::Assistant => TextMessageRole::Assistant,
-        };
-        request = request.add_message(role, message.content);
+        request = request.add_message(text_role(message.role), message.content);
     }
     let mut sampling = SamplingParams::deterministic();
     if let Some(temperature) = params.temperature.filter(|temperature| *temperature > 0.0) {

@@ -66,7 +66,12 @@ impl TestEnv {
     }
 
     pub fn search_json(&self, kb: &str, query: &str) -> serde_json::Value {
-        let stdout = self.run_ok(&["search", "--kb", kb, "--json", "--top-k", "5", query]);
+        self.search_json_top_k(kb, query, 5)
+    }
+
+    pub fn search_json_top_k(&self, kb: &str, query: &str, top_k: usize) -> serde_json::Value {
+        let top_k = top_k.to_string();
+        let stdout = self.run_ok(&["search", "--kb", kb, "--json", "--top-k", &top_k, query]);
         serde_json::from_str(&stdout).unwrap_or_else(|error| panic!("search output is not JSON ({error}): {stdout}"))
     }
 }
