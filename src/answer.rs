@@ -68,6 +68,7 @@ impl Source {
 pub struct PendingAnswer {
     pub sources: Vec<Source>,
     pub events: EventStream,
+    pub retrieval_time: std::time::Duration,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -110,11 +111,13 @@ impl Assistant {
         let knowledge_base = Arc::clone(&self.knowledge_base);
         let query = question.to_string();
         let top_k = options.top_k;
+        let retrieval_started = std::time::Instant::now();
         let hits = tokio::task::spawn_blocking(move || knowledge_base.search(&query, top_k))
             .await
             .context("retrieval task panicked")
             .and_then(|result| result)
             .map_err(AnswerError::Retrieval)?;
+        let retrieval_time = retrieval_started.elapsed();
 
         let sources: Vec<Source> = hits
             .into_iter()
@@ -124,7 +127,7 @@ impl Assistant {
         let messages = build_messages(history, question, &sources, client_system, options)
             .map_err(AnswerError::Retrieval)?;
         let events = self.engine.stream_chat(messages, options.generation.clone()).await?;
-        Ok(PendingAnswer { sources, events })
+        Ok(PendingAnswer { sources, events, retrieval_time })
     }
 }
 

@@ -422,6 +422,23 @@ async fn serve_guards_keys_limits_and_context() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 
+    // Metrics: requests by route pattern and status, tokens, retrieval time, queue depth.
+    let metrics = http.get(format!("{base}/metrics")).header("authorization", bearer).send().await.unwrap();
+    assert_eq!(metrics.status(), 200);
+    let metrics = metrics.text().await.unwrap();
+    assert!(metrics.contains(r#"docent_http_requests_total{endpoint="/v1/models",status="401"} 2"#), "{metrics}");
+    assert!(metrics.contains(r#"docent_http_requests_total{endpoint="/v1/chat/completions",status="503"} "#), "{metrics}");
+    assert!(metrics.contains(r#"docent_http_request_duration_seconds_count{endpoint="/v1/models/{*id}"} 2"#), "{metrics}");
+    let completion_tokens: u64 = metrics
+        .lines()
+        .find_map(|line| line.strip_prefix("docent_completion_tokens_total "))
+        .expect("completion token counter")
+        .parse()
+        .unwrap();
+    assert!(completion_tokens >= 1, "{metrics}");
+    assert!(metrics.contains("docent_retrieval_duration_seconds_count "), "{metrics}");
+    assert!(metrics.contains("docent_generation_queue_depth 0"), "{metrics}");
+
     // Keys never reach the log, even at debug level.
     let log = server.stop_and_read_log();
     assert!(!log.contains("first-key-7f3a") && !log.contains("second-key-91bc"), "a key was logged");

@@ -71,6 +71,7 @@ async fn handle(state: Arc<AppState>, body: Result<Bytes, BytesRejection>) -> Re
                 .answer(&conversation.history, &conversation.question, conversation.system.as_deref(), &options)
                 .await
                 .map_err(map_answer_error)?;
+            state.metrics.record_retrieval(pending.retrieval_time);
             let sources: Vec<SourceInfo> =
                 pending.sources.iter().map(|source| SourceInfo::new(source.number, &source.hit)).collect();
             (sources, pending.events)
@@ -86,9 +87,10 @@ async fn handle(state: Arc<AppState>, body: Result<Bytes, BytesRejection>) -> Re
     tracing::info!(model = %request.model, stream = request.stream, sources = sources.len(), "chat completion");
     if request.stream {
         let include_usage = request.stream_options.is_some_and(|options| options.include_usage);
-        let events = hold_permit(events, permit);
+        let events = count_usage(hold_permit(events, permit), Arc::clone(&state));
         Ok(stream_response(id, created, request.model, sources, events, include_usage).into_response())
     } else {
+        let events = count_usage(events, Arc::clone(&state));
         let response = collect_response(id, created, request.model, sources, events).await;
         drop(permit);
         response
@@ -205,6 +207,15 @@ fn hold_permit(events: EventStream, permit: OwnedSemaphorePermit) -> EventStream
     Box::pin(events.map(move |event| {
         let _slot = &permit;
         event
+    }))
+}
+
+/// Adds the token usage of a finished generation to the metrics.
+fn count_usage(events: EventStream, state: Arc<AppState>) -> EventStream {
+    Box::pin(events.inspect(move |event| {
+        if let Ok(EngineEvent::Finished { usage, .. }) = event {
+            state.metrics.record_usage(*usage);
+        }
     }))
 }
 

@@ -8,6 +8,7 @@ mod auth;
 mod chat;
 mod error;
 mod limits;
+mod metrics;
 mod models_endpoint;
 mod search;
 pub mod types;
@@ -68,6 +69,7 @@ impl Default for ServeConfig {
 pub struct AppState {
     config: ServeConfig,
     limiter: limits::GenerationLimiter,
+    metrics: metrics::Metrics,
     paths: Paths,
     default_assistant: Assistant,
     engine: Arc<dyn ChatEngine>,
@@ -92,7 +94,7 @@ impl AppState {
     ) -> Arc<Self> {
         let default_assistant = Assistant::new(knowledge_base, Arc::clone(&engine));
         let limiter = limits::GenerationLimiter::new(config.max_running_generations, config.max_waiting_generations);
-        Arc::new(Self { config, limiter, paths, default_assistant, engine, options, other_assistants: Mutex::new(HashMap::new()) })
+        Arc::new(Self { config, limiter, metrics: metrics::Metrics::new(), paths, default_assistant, engine, options, other_assistants: Mutex::new(HashMap::new()) })
     }
 
     async fn resolve_model(&self, model: &str) -> Result<ModelTarget, ApiError> {
@@ -132,7 +134,9 @@ pub fn router(state: Arc<AppState>) -> Result<Router> {
         .route("/v1/models", get(models_endpoint::list_models))
         .route("/v1/models/{*id}", get(models_endpoint::get_model))
         .route("/health", get(models_endpoint::health))
+        .route("/metrics", get(metrics::render))
         .layer(axum::middleware::from_fn_with_state(Arc::clone(&state), auth::require_api_key))
+        .route_layer(axum::middleware::from_fn_with_state(Arc::clone(&state), metrics::track))
         .layer(DefaultBodyLimit::max(state.config.max_body_bytes))
         .layer(TraceLayer::new_for_http());
     if !state.config.cors_origins.is_empty() {
