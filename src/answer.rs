@@ -119,7 +119,7 @@ impl Assistant {
             .map_err(AnswerError::Retrieval)?;
         let retrieval_time = retrieval_started.elapsed();
 
-        let sources: Vec<Source> = hits
+        let sources: Vec<Source> = merge_same_place(hits)
             .into_iter()
             .enumerate()
             .map(|(index, hit)| Source { number: index + 1, hit })
@@ -179,6 +179,25 @@ pub fn build_messages(
     Ok(messages)
 }
 
+/// Merges results from the same document, pages and heading into one source, in rank
+/// order, so that a citation like `[1] manual.pdf, p. 6` is never listed twice.
+fn merge_same_place(hits: Vec<SearchHit>) -> Vec<SearchHit> {
+    let mut merged: Vec<SearchHit> = Vec::with_capacity(hits.len());
+    for hit in hits {
+        let same_place = merged
+            .iter_mut()
+            .find(|existing| existing.doc == hit.doc && existing.pages == hit.pages && existing.heading == hit.heading);
+        match same_place {
+            Some(existing) => {
+                existing.text.push_str("\n…\n");
+                existing.text.push_str(&hit.text);
+            }
+            None => merged.push(hit),
+        }
+    }
+    merged
+}
+
 fn truncate_chars(text: &str, max_chars: usize) -> String {
     match text.char_indices().nth(max_chars) {
         Some((byte_index, _)) => format!("{}…", &text[..byte_index]),
@@ -225,6 +244,19 @@ mod tests {
         let contents: Vec<&str> = messages.iter().map(|message| message.content.as_str()).collect();
         assert_eq!(&contents[1..5], ["q3", "a3", "q4", "a4"]);
         assert!(contents[0].ends_with("Be formal."));
+    }
+
+    #[test]
+    fn same_page_results_merge() {
+        let hits = vec![
+            source(1, "a.pdf", &[6], "first part").hit,
+            source(2, "b.pdf", &[6], "other file").hit,
+            source(3, "a.pdf", &[6], "second part").hit,
+        ];
+        let merged = merge_same_place(hits);
+        assert_eq!(merged.len(), 2);
+        assert_eq!(merged[0].text, "first part\n…\nsecond part");
+        assert_eq!(merged[1].doc, "b.pdf");
     }
 
     #[test]

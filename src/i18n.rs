@@ -61,14 +61,34 @@ pub struct Strings {
     pub no_sources: &'static str,
     pub searching: &'static str,
     pub stopped: &'static str,
+    pub answer_cut: &'static str,
     pub error: &'static str,
-    pub welcome: &'static str,
+    /// Text around the knowledge base name in the chat's welcome line.
+    pub welcome: (&'static str, &'static str),
+    /// Colon after a label, ASCII or full-width as the language writes it.
+    pub colon: &'static str,
     pub ingested: &'static str,
     pub ingested_no_text: &'static str,
     pub unchanged: &'static str,
     pub failed: &'static str,
-    pub pages: &'static str,
-    pub chunks: &'static str,
+    pub removed: &'static str,
+    pub removed_missing: &'static str,
+    pub pages: Counted,
+    pub chunks: Counted,
+}
+
+/// A unit with its singular and plural forms (the same word in Chinese).
+pub struct Counted {
+    pub one: &'static str,
+    pub other: &'static str,
+}
+
+impl Counted {
+    /// Formats a count with its unit: `1 page`, `3 pages`.
+    pub fn format(&self, count: u64) -> String {
+        let unit = if count == 1 { self.one } else { self.other };
+        format!("{count} {unit}")
+    }
 }
 
 static EN: Strings = Strings {
@@ -82,14 +102,18 @@ static EN: Strings = Strings {
     no_sources: "No matching passage in the knowledge base.",
     searching: "searching…",
     stopped: "[stopped]",
+    answer_cut: "[answer cut off at --max-tokens]",
     error: "Error",
-    welcome: "Ask a question about the documents in knowledge base",
+    welcome: ("Ask a question about the documents in knowledge base `", "`."),
+    colon: ":",
     ingested: "ingested",
     ingested_no_text: "ingested, but no page has text (scanned?)",
     unchanged: "unchanged",
     failed: "failed",
-    pages: "pages",
-    chunks: "chunks",
+    removed: "removed",
+    removed_missing: "removed (the file no longer exists)",
+    pages: Counted { one: "page", other: "pages" },
+    chunks: Counted { one: "chunk", other: "chunks" },
 };
 
 static ZH: Strings = Strings {
@@ -103,14 +127,18 @@ static ZH: Strings = Strings {
     no_sources: "知识库中没有匹配的段落。",
     searching: "检索中…",
     stopped: "[已停止]",
+    answer_cut: "[回答达到 --max-tokens 上限，已截断]",
     error: "错误",
-    welcome: "请就知识库中的文档提问，知识库：",
+    welcome: ("请就知识库“", "”中的文档提问。"),
+    colon: "：",
     ingested: "已导入",
     ingested_no_text: "已导入，但没有可提取文字的页面（扫描件？）",
     unchanged: "未变化",
     failed: "失败",
-    pages: "页",
-    chunks: "段",
+    removed: "已移除",
+    removed_missing: "已移除（文件已不存在）",
+    pages: Counted { one: "页", other: "页" },
+    chunks: Counted { one: "段", other: "段" },
 };
 
 #[cfg(test)]

@@ -1,3 +1,4 @@
+use std::io::IsTerminal;
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -5,7 +6,7 @@ use anyhow::{Context, Result};
 use clap::Parser;
 
 use docent::answer::Assistant;
-use docent::cli::{self, Cli, Command, GlobalArgs};
+use docent::cli::{self, Cli, Command, ModelArgs};
 use docent::config::Paths;
 use docent::i18n::Language;
 use docent::models::{ChatEngine, LocalEngine, ModelSpec, RemoteConfig, RemoteEngine};
@@ -46,20 +47,20 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Eval(args) => tokio::task::block_in_place(|| cli::eval::run(&paths, kb_name, args)),
         Command::Kb(command) => tokio::task::block_in_place(|| cli::kb::run(&paths, kb_name, command)),
         Command::Ask(args) => {
-            let assistant = open_assistant(&paths, kb_name, &cli.global).await?;
+            let assistant = open_assistant(&paths, kb_name, &args.model).await?;
             cli::ask::run(&assistant, args, strings).await
         }
         Command::Chat(args) => {
-            let assistant = open_assistant(&paths, kb_name, &cli.global).await?;
+            let assistant = open_assistant(&paths, kb_name, &args.model).await?;
             docent::tui::run(assistant, args.generation.answer_options(), language).await
         }
         Command::Serve(args) => {
             // Bind and open the knowledge base before the slow model load, so that a port in
             // use or a wrong --kb fails at once.
             let config = args.serve_config()?;
-            let listener = docent::api::bind(args.addr).await?;
+            let listener = docent::api::bind(&args.addr).await?;
             let knowledge_base = KnowledgeBase::open(&paths, kb_name)?;
-            let engine = load_engine(&paths, &cli.global).await?;
+            let engine = load_engine(&paths, &args.model).await?;
             let options = args.generation.answer_options();
             let state = docent::api::AppState::new(config, paths.clone(), Arc::new(knowledge_base), engine, options);
             docent::api::serve(listener, state).await
@@ -67,23 +68,23 @@ async fn run(cli: Cli) -> Result<()> {
     }
 }
 
-async fn open_assistant(paths: &Paths, kb_name: &str, global: &GlobalArgs) -> Result<Assistant> {
+async fn open_assistant(paths: &Paths, kb_name: &str, model: &ModelArgs) -> Result<Assistant> {
     let knowledge_base = Arc::new(KnowledgeBase::open(paths, kb_name)?);
-    let engine = load_engine(paths, global).await?;
+    let engine = load_engine(paths, model).await?;
     Ok(Assistant::new(knowledge_base, engine))
 }
 
 /// Connects to the remote server given by `--remote-url`, or loads the local model.
-async fn load_engine(paths: &Paths, global: &GlobalArgs) -> Result<Arc<dyn ChatEngine>> {
-    if let Some(base_url) = &global.remote_url {
-        let model = global
+async fn load_engine(paths: &Paths, model_args: &ModelArgs) -> Result<Arc<dyn ChatEngine>> {
+    if let Some(base_url) = &model_args.remote_url {
+        let model = model_args
             .model
             .clone()
             .context("--remote-url needs --model (or DOCENT_MODEL) to name the server's model")?;
         let api_key = std::env::var("DOCENT_REMOTE_API_KEY").ok().filter(|key| !key.is_empty());
         return Ok(Arc::new(RemoteEngine::new(RemoteConfig { base_url: base_url.clone(), api_key, model })));
     }
-    let spec = match global.model.as_deref() {
+    let spec = match model_args.model.as_deref() {
         Some(value) => ModelSpec::parse(value),
         None => ModelSpec::GgufFile(paths.default_model()),
     };
@@ -96,5 +97,6 @@ fn init_tracing(serving: bool) {
     let default_filter = if serving { "warn,docent=info" } else { "warn" };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_filter));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    let colored = std::io::stderr().is_terminal();
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(colored).init();
 }

@@ -66,6 +66,14 @@ fn ask_streams_text_then_sources() {
 }
 
 #[test]
+fn ask_rejects_empty_question() {
+    let env = env_with_manual();
+    let output = env.run(&["ask", "  "]);
+    assert!(!output.status.success());
+    assert!(stderr(&output).contains("the question is empty"), "{}", stderr(&output));
+}
+
+#[test]
 fn missing_model_file_says_how_to_get_it() {
     let env = env_with_manual();
     let output = env.run(&["ask", "--model", "/nonexistent/model.gguf", "question"]);
@@ -279,6 +287,31 @@ async fn serve_speaks_openai_chat() {
 
     let garbage = http.post(format!("{base}/v1/chat/completions")).body("{not json").send().await.unwrap();
     assert_eq!(garbage.status(), 400);
+
+    let empty_question = http
+        .post(format!("{base}/v1/chat/completions"))
+        .json(&json!({"model": "docent", "messages": [{"role": "user", "content": " "}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(empty_question.status(), 400);
+    let (status, zero_tokens) = error_of(
+        http.post(format!("{base}/v1/chat/completions"))
+            .json(&json!({"model": "docent", "max_tokens": 0, "messages": [{"role": "user", "content": "hi"}]}))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert_eq!(zero_tokens["error"]["param"], "max_tokens");
+
+    // Unknown paths and methods get OpenAI-shaped errors too.
+    let (status, not_found) = error_of(http.post(format!("{base}/v1/completions")).send().await.unwrap()).await;
+    assert_eq!(status, 404);
+    assert!(not_found["error"]["message"].as_str().unwrap().contains("/v1/completions"));
+    let (status, _) = error_of(http.get(format!("{base}/v1/chat/completions")).send().await.unwrap()).await;
+    assert_eq!(status, 405);
 
     // docent itself as the client of a remote OpenAI-compatible server: retrieval here,
     // generation there, through the engine's own model name (plain chat, no retrieval).

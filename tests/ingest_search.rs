@@ -184,3 +184,78 @@ fn eval_reports_metrics_json() {
     assert!(!output.status.success());
     assert!(stderr(&output).contains("line 1"), "{}", stderr(&output));
 }
+
+#[test]
+fn prune_removes_deleted_files() {
+    let env = TestEnv::new();
+    let doomed = env.write("old.md", "# Old\n\nThe obsolete valve is red.\n");
+    env.write("keep.md", "# Keep\n\nThe current valve is blue.\n");
+    env.write("broken.pdf", b"");
+    let _ = env.run(&["ingest", "docs"]);
+    std::fs::remove_file(&doomed).unwrap();
+    std::fs::remove_file(env.docs().join("broken.pdf")).unwrap();
+
+    let without_prune = env.run_ok(&["ingest", "docs"]);
+    assert!(!without_prune.contains("removed"), "{without_prune}");
+    assert_eq!(env.search_json("default", "obsolete")["results"].as_array().unwrap().len(), 1);
+
+    let pruned = env.run_ok(&["ingest", "--prune", "docs"]);
+    assert!(pruned.contains("docs/old.md: removed (the file no longer exists)"), "{pruned}");
+    assert!(pruned.contains("docs/broken.pdf: removed"), "{pruned}");
+    assert!(pruned.contains("0 failed, 2 removed"), "{pruned}");
+    assert!(env.search_json("default", "obsolete")["results"].as_array().unwrap().is_empty());
+    assert_eq!(env.search_json("default", "current")["results"].as_array().unwrap().len(), 1);
+
+    let stats: serde_json::Value = serde_json::from_str(&env.run_ok(&["kb", "stats", "--json"])).unwrap();
+    assert_eq!(stats["documents"], 1);
+    assert_eq!(stats["failed_files"], serde_json::json!([]));
+}
+
+#[test]
+fn kb_commands_list_stats_remove() {
+    let env = TestEnv::new();
+    env.write("a.md", "# A\n\nalpha text\n");
+    env.write("empty.pdf", b"");
+    let _ = env.run(&["ingest", "--kb", "team", "docs"]);
+
+    assert_eq!(env.run_ok(&["kb", "list"]).trim(), "team");
+    let stats: serde_json::Value = serde_json::from_str(&env.run_ok(&["kb", "stats", "--kb", "team", "--json"])).unwrap();
+    assert_eq!(stats["documents"], 2);
+    assert_eq!(stats["ready"], 1);
+    assert_eq!(stats["failed"], 1);
+    assert_eq!(stats["failed_files"][0]["path"], "docs/empty.pdf");
+    assert_eq!(stats["failed_files"][0]["error"], "file is empty");
+
+    let unconfirmed = env.docent().args(["kb", "remove", "team"]).stdin(std::process::Stdio::null()).output().unwrap();
+    assert!(!unconfirmed.status.success());
+    assert!(stderr(&unconfirmed).contains("pass --yes"), "{}", stderr(&unconfirmed));
+    assert_eq!(env.run_ok(&["kb", "list"]).trim(), "team", "nothing deleted without confirmation");
+
+    let missing = env.run(&["kb", "remove", "--yes", "nosuch"]);
+    assert!(stderr(&missing).contains("`docent kb list` shows the existing ones"), "{}", stderr(&missing));
+
+    let removed = env.run_ok(&["kb", "remove", "--yes", "team"]);
+    assert!(removed.contains("removed knowledge base `team`"), "{removed}");
+    assert!(env.run_ok(&["kb", "list"]).trim().is_empty());
+}
+
+#[test]
+fn search_rejects_zero_top_k() {
+    let env = TestEnv::new();
+    env.write("a.md", "alpha\n");
+    env.run_ok(&["ingest", "docs"]);
+    let output = env.run(&["search", "--top-k", "0", "alpha"]);
+    assert!(!output.status.success());
+    assert!(stderr(&output).contains("--top-k"), "{}", stderr(&output));
+}
+
+#[test]
+fn full_width_text_is_found_and_kept() {
+    let env = TestEnv::new();
+    env.write("spec.md", "# 规格\n\n接口：ＵＳＢ－Ｃ，电压２２０Ｖ。\n");
+    env.run_ok(&["ingest", "docs"]);
+    let results = env.search_json("default", "USB-C 220V");
+    let top = &results["results"][0];
+    assert_eq!(top["doc"], "docs/spec.md");
+    assert_eq!(top["text"], "接口：ＵＳＢ－Ｃ，电压２２０Ｖ。", "stored text keeps its full-width forms");
+}

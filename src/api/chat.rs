@@ -49,17 +49,18 @@ async fn handle(state: Arc<AppState>, body: Result<Bytes, BytesRejection>) -> Re
     }
     let target = state.resolve_model(&request.model).await?;
 
-    let mut params = GenerationParams {
-        max_tokens: request
-            .max_completion_tokens
-            .or(request.max_tokens)
-            .unwrap_or(state.options.generation.max_tokens),
+    let requested_max_tokens = match (request.max_completion_tokens, request.max_tokens) {
+        (Some(0), _) => return Err(ApiError::invalid_request("`max_completion_tokens` must be at least 1.", Some("max_completion_tokens"))),
+        (None, Some(0)) => return Err(ApiError::invalid_request("`max_tokens` must be at least 1.", Some("max_tokens"))),
+        (completion, plain) => completion.or(plain),
+    };
+    let params = GenerationParams {
+        max_tokens: requested_max_tokens.unwrap_or(state.options.generation.max_tokens),
         temperature: request.temperature,
         top_p: request.top_p,
         stop: request.stop.map(|stop| stop.into_vec()).unwrap_or_default(),
         repetition_penalty: state.options.generation.repetition_penalty,
     };
-    params.max_tokens = params.max_tokens.max(1);
 
     // Held until the answer ends: dropped with the response stream, or after collecting.
     let permit = state.limiter.acquire().await?;
@@ -131,6 +132,12 @@ fn parse_conversation(messages: &[RequestMessage]) -> Result<Conversation, ApiEr
     }
 
     let question = match turns.last() {
+        Some(last) if last.role == Role::User && last.content.trim().is_empty() => {
+            return Err(ApiError::invalid_request(
+                "The last user message is empty.",
+                Some(&format!("messages[{}].content", messages.len() - 1)),
+            ))
+        }
         Some(last) if last.role == Role::User => last.content.clone(),
         _ => {
             return Err(ApiError::invalid_request(

@@ -14,7 +14,6 @@ mod search;
 pub mod types;
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
@@ -135,6 +134,8 @@ pub fn router(state: Arc<AppState>) -> Result<Router> {
         .route("/v1/models/{*id}", get(models_endpoint::get_model))
         .route("/health", get(models_endpoint::health))
         .route("/metrics", get(metrics::render))
+        .fallback(route_not_found)
+        .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(Arc::clone(&state), auth::require_api_key))
         .route_layer(axum::middleware::from_fn_with_state(Arc::clone(&state), metrics::track))
         .layer(DefaultBodyLimit::max(state.config.max_body_bytes))
@@ -143,6 +144,20 @@ pub fn router(state: Arc<AppState>) -> Result<Router> {
         router = router.layer(cors_layer(&state.config.cors_origins)?);
     }
     Ok(router.with_state(state))
+}
+
+async fn route_not_found(uri: axum::http::Uri) -> ApiError {
+    ApiError {
+        status: axum::http::StatusCode::NOT_FOUND,
+        ..ApiError::invalid_request(format!("No endpoint at `{}`. The API is under /v1; see GET /v1/models.", uri.path()), None)
+    }
+}
+
+async fn method_not_allowed(method: axum::http::Method, uri: axum::http::Uri) -> ApiError {
+    ApiError {
+        status: axum::http::StatusCode::METHOD_NOT_ALLOWED,
+        ..ApiError::invalid_request(format!("`{}` does not accept {method}.", uri.path()), None)
+    }
 }
 
 /// Allows the configured origins, any method the API has, and whatever headers a preflight
@@ -186,8 +201,9 @@ fn body_or_error(body: Result<Bytes, BytesRejection>, limit: usize) -> Result<By
     })
 }
 
-/// Binds the listening socket, with a one-line message for the usual failures.
-pub async fn bind(addr: SocketAddr) -> Result<TcpListener> {
+/// Binds the listening socket, with a one-line message for the usual failures. A host name
+/// is resolved, and the first address that can be bound is used.
+pub async fn bind(addr: &str) -> Result<TcpListener> {
     TcpListener::bind(addr).await.map_err(|error| match error.kind() {
         std::io::ErrorKind::AddrInUse => anyhow::anyhow!(
             "address {addr} is already in use: stop the program using it, or choose another with --addr HOST:PORT"

@@ -2,13 +2,13 @@
 
 use std::io::Write;
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use futures::StreamExt;
 use serde::Serialize;
 
 use crate::answer::{Assistant, Source};
 use crate::i18n::Strings;
-use crate::models::{EngineEvent, TokenUsage};
+use crate::models::{EngineEvent, FinishReason, TokenUsage};
 
 use super::AskArgs;
 
@@ -17,6 +17,7 @@ struct AskOutput<'a> {
     answer: &'a str,
     sources: Vec<SourceRef<'a>>,
     usage: TokenUsage,
+    finish_reason: FinishReason,
 }
 
 #[derive(Serialize)]
@@ -27,12 +28,16 @@ struct SourceRef<'a> {
 
 pub async fn run(assistant: &Assistant, args: &AskArgs, strings: &Strings) -> Result<()> {
     let question = args.question.join(" ");
+    if question.trim().is_empty() {
+        bail!("the question is empty: pass the question as an argument, e.g. docent ask \"How do I reset the pump?\"");
+    }
     let options = args.generation.answer_options();
     let pending = assistant.answer(&[], &question, None, &options).await?;
 
     let mut stdout = std::io::stdout();
     let mut answer = String::new();
     let mut usage = TokenUsage::default();
+    let mut finish_reason = FinishReason::Stop;
     let mut events = pending.events;
     while let Some(event) = events.next().await {
         match event? {
@@ -43,7 +48,10 @@ pub async fn run(assistant: &Assistant, args: &AskArgs, strings: &Strings) -> Re
                 }
                 answer.push_str(&text);
             }
-            EngineEvent::Finished { usage: final_usage, .. } => usage = final_usage,
+            EngineEvent::Finished { reason, usage: final_usage } => {
+                usage = final_usage;
+                finish_reason = reason;
+            }
         }
     }
 
@@ -52,12 +60,16 @@ pub async fn run(assistant: &Assistant, args: &AskArgs, strings: &Strings) -> Re
             answer: answer.trim(),
             sources: pending.sources.iter().map(|source| SourceRef { doc: &source.hit.doc, pages: &source.hit.pages }).collect(),
             usage,
+            finish_reason,
         };
         println!("{}", serde_json::to_string(&output).context("could not encode the answer")?);
         return Ok(());
     }
 
     println!();
+    if finish_reason == FinishReason::Length {
+        println!("{}", strings.answer_cut);
+    }
     print_sources(&pending.sources, strings);
     Ok(())
 }
@@ -68,7 +80,7 @@ fn print_sources(sources: &[Source], strings: &Strings) {
         println!("{}", strings.no_sources);
         return;
     }
-    println!("{}:", strings.sources);
+    println!("{}{}", strings.sources, strings.colon);
     for source in sources {
         println!("  [{}] {}", source.number, source.label());
     }

@@ -15,19 +15,20 @@ pub fn run(paths: &Paths, kb_name: &str, args: &EvalArgs) -> Result<()> {
     let questions = load_questions(&args.file)?;
     let knowledge_base = KnowledgeBase::open(paths, kb_name)?;
 
-    let depth = args.top_k.max(MIN_RESULTS);
+    let top_k = usize::from(args.top_k);
+    let depth = top_k.max(MIN_RESULTS);
     let mut ranks = Vec::with_capacity(questions.len());
     for question in &questions {
         let hits = knowledge_base.search(&question.question, depth)?;
         ranks.push(first_hit_rank(question, &hits));
     }
-    let report = report(&questions, &ranks, args.top_k);
+    let report = report(&questions, &ranks, top_k);
 
     if args.json {
         println!("{}", serde_json::to_string(&report)?);
         return Ok(());
     }
-    println!("{:<16} {:>9} {:>7} {:>7} {:>7} {:>7}", "group", "questions", "hit@1", "hit@5", "hit@10", "MRR");
+    println!("{:<20} {:>9} {:>7} {:>7} {:>7} {:>7}", "group", "questions", "hit@1", "hit@5", "hit@10", "MRR");
     print_row("overall", &report.overall);
     for (name, metrics) in &report.by_lang {
         print_row(&format!("lang={name}"), metrics);
@@ -40,7 +41,7 @@ pub fn run(paths: &Paths, kb_name: &str, args: &EvalArgs) -> Result<()> {
 
 fn print_row(name: &str, metrics: &Metrics) {
     println!(
-        "{:<16} {:>9} {:>7.3} {:>7.3} {:>7.3} {:>7.3}",
+        "{:<20} {:>9} {:>7.3} {:>7.3} {:>7.3} {:>7.3}",
         name, metrics.questions, metrics.hit_at_1, metrics.hit_at_5, metrics.hit_at_10, metrics.mrr
     );
 }

@@ -58,18 +58,31 @@ pub fn run(paths: &Paths, kb_name: &str, args: &IngestArgs, strings: &Strings) -
                 totals.2 += 1;
                 failed += 1;
             }
+            Outcome::Removed => {}
         }
         let line = outcome_line(&report, strings);
         progress.suspend(|| println!("{line}"));
         progress.inc(1);
     }
     progress.finish_and_clear();
+
+    let mut removed = 0usize;
+    if args.prune {
+        for report in ingestor.prune_missing()? {
+            println!("{}", outcome_line(&report, strings));
+            removed += 1;
+        }
+    }
     ingestor.finish()?;
 
-    println!(
+    let mut summary = format!(
         "{}: {} {}, {} {}, {} {}",
         knowledge_base.name, totals.0, strings.ingested, totals.1, strings.unchanged, totals.2, strings.failed
     );
+    if args.prune {
+        summary.push_str(&format!(", {removed} {}", strings.removed));
+    }
+    println!("{summary}");
     if failed > 0 {
         bail!("{failed} file(s) failed; the others were ingested");
     }
@@ -83,14 +96,20 @@ fn has_pdf_extension(path: &Path) -> bool {
 fn outcome_line(report: &FileReport, strings: &Strings) -> String {
     match &report.outcome {
         Outcome::Ingested { pages, chunks } if *pages > 0 => format!(
-            "{}: {} ({pages} {}, {chunks} {})",
-            report.path, strings.ingested, strings.pages, strings.chunks
+            "{}: {} ({}, {})",
+            report.path,
+            strings.ingested,
+            strings.pages.format(u64::from(*pages)),
+            strings.chunks.format(u64::from(*chunks))
         ),
-        Outcome::Ingested { chunks, .. } => format!("{}: {} ({chunks} {})", report.path, strings.ingested, strings.chunks),
+        Outcome::Ingested { chunks, .. } => {
+            format!("{}: {} ({})", report.path, strings.ingested, strings.chunks.format(u64::from(*chunks)))
+        }
         Outcome::IngestedWithoutText { pages } => {
-            format!("{}: {} ({pages} {})", report.path, strings.ingested_no_text, strings.pages)
+            format!("{}: {} ({})", report.path, strings.ingested_no_text, strings.pages.format(u64::from(*pages)))
         }
         Outcome::Unchanged => format!("{}: {}", report.path, strings.unchanged),
         Outcome::Failed(reason) => format!("{}: {}: {reason}", report.path, strings.failed),
+        Outcome::Removed => format!("{}: {}", report.path, strings.removed_missing),
     }
 }

@@ -1,13 +1,22 @@
 //! `docent kb list|stats|remove`: knowledge-base housekeeping.
 
-use anyhow::{Context, Result};
+use std::io::IsTerminal;
+
+use anyhow::{bail, Context, Result};
 use serde::Serialize;
 
 use crate::config::{validate_kb_name, Paths};
 use crate::rag::catalog::DocumentStatus;
 use crate::rag::{list_knowledge_bases, KnowledgeBase};
 
+
 use super::KbCommand;
+
+#[derive(Serialize)]
+struct FailedFile {
+    path: String,
+    error: String,
+}
 
 #[derive(Serialize)]
 struct Stats {
@@ -19,18 +28,26 @@ struct Stats {
     pages: u64,
     chunks: u64,
     bytes: u64,
+    failed_files: Vec<FailedFile>,
 }
 
 pub fn run(paths: &Paths, kb_name: &str, command: &KbCommand) -> Result<()> {
     match command {
         KbCommand::List => {
-            for name in list_knowledge_bases(paths) {
+            let names = list_knowledge_bases(paths);
+            if names.is_empty() {
+                eprintln!(
+                    "no knowledge bases in `{}`: create one with `docent ingest --kb NAME PATH...`",
+                    paths.knowledge_bases().display()
+                );
+            }
+            for name in names {
                 println!("{name}");
             }
             Ok(())
         }
         KbCommand::Stats { json } => stats(paths, kb_name, *json),
-        KbCommand::Remove { name } => remove(paths, name),
+        KbCommand::Remove { name, yes } => remove(paths, name, *yes),
     }
 }
 
@@ -47,6 +64,14 @@ fn stats(paths: &Paths, kb_name: &str, json: bool) -> Result<()> {
         pages: documents.iter().map(|document| u64::from(document.pages)).sum(),
         chunks: knowledge_base.index().chunk_count(),
         bytes: documents.iter().map(|document| document.size).sum(),
+        failed_files: documents
+            .iter()
+            .filter(|document| document.status == DocumentStatus::Failed)
+            .map(|document| FailedFile {
+                path: document.path.clone(),
+                error: document.error.clone().unwrap_or_else(|| "unknown error".into()),
+            })
+            .collect(),
     };
     if json {
         println!("{}", serde_json::to_string(&stats)?);
@@ -57,18 +82,29 @@ fn stats(paths: &Paths, kb_name: &str, json: bool) -> Result<()> {
     println!("pages:          {}", stats.pages);
     println!("chunks:         {}", stats.chunks);
     println!("source bytes:   {}", stats.bytes);
-    for document in documents.iter().filter(|document| document.status == DocumentStatus::Failed) {
-        println!("failed: {}: {}", document.path, document.error.as_deref().unwrap_or("unknown error"));
+    for failed in &stats.failed_files {
+        println!("failed: {}: {}", failed.path, failed.error);
     }
     Ok(())
 }
 
-fn remove(paths: &Paths, name: &str) -> Result<()> {
+fn remove(paths: &Paths, name: &str, assume_yes: bool) -> Result<()> {
     validate_kb_name(name)?;
-    // Opening first gives the usual "not found" message for a wrong name.
-    let knowledge_base = KnowledgeBase::open(paths, name)?;
-    let dir = knowledge_base.dir.clone();
-    drop(knowledge_base);
+    let dir = paths.knowledge_base(name);
+    if !dir.join("catalog.sqlite3").is_file() {
+        bail!("knowledge base `{name}` not found in `{}`: `docent kb list` shows the existing ones", paths.knowledge_bases().display());
+    }
+    if !assume_yes {
+        if !std::io::stdin().is_terminal() {
+            bail!("refusing to delete knowledge base `{name}` without confirmation: pass --yes");
+        }
+        eprint!("delete knowledge base `{name}` and everything ingested into it? [y/N] ");
+        let mut reply = String::new();
+        std::io::stdin().read_line(&mut reply).context("could not read the confirmation")?;
+        if !matches!(reply.trim(), "y" | "Y" | "yes") {
+            bail!("nothing deleted");
+        }
+    }
     std::fs::remove_dir_all(&dir).with_context(|| format!("could not delete `{}`", dir.display()))?;
     println!("removed knowledge base `{name}`");
     Ok(())

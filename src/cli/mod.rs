@@ -6,7 +6,6 @@ pub mod ingest;
 pub mod kb;
 pub mod search;
 
-use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
@@ -28,15 +27,6 @@ pub struct GlobalArgs {
     /// Knowledge base to use (a folder under $DOCENT_HOME/kb)
     #[arg(long, global = true, value_name = "NAME", env = "DOCENT_KB", default_value = DEFAULT_KB)]
     pub kb: String,
-
-    /// Chat model: a GGUF file, or a model id that mistral.rs resolves [default: the cached SmolLM2 GGUF]
-    #[arg(long, global = true, value_name = "PATH_OR_ID", env = "DOCENT_MODEL")]
-    pub model: Option<String>,
-
-    /// Generate answers on an OpenAI-compatible server at this base URL (e.g. http://host:8000/v1)
-    /// instead of locally; --model then names the server's model
-    #[arg(long, global = true, value_name = "URL", env = "DOCENT_REMOTE_URL")]
-    pub remote_url: Option<String>,
 
     /// Interface language: en or zh [default: from the locale]
     #[arg(long, global = true, value_name = "LANG", value_parser = ["en", "zh"])]
@@ -74,9 +64,14 @@ pub enum KbCommand {
     },
     /// Delete a knowledge base and everything ingested into it (the files themselves stay)
     Remove {
-        /// Name of the knowledge base to delete
+        /// Name of the knowledge base to delete (named here, not with --kb, so that a
+        /// DOCENT_KB setting can never choose what gets deleted)
         #[arg(value_name = "NAME")]
         name: String,
+
+        /// Delete without asking; needed when standard input is not a terminal
+        #[arg(long)]
+        yes: bool,
     },
 }
 
@@ -93,6 +88,10 @@ pub struct IngestArgs {
     /// Characters repeated between consecutive pieces of a long paragraph
     #[arg(long, default_value_t = 100, value_name = "CHARS")]
     pub chunk_overlap: usize,
+
+    /// Also remove documents whose files no longer exist, anywhere in the knowledge base
+    #[arg(long)]
+    pub prune: bool,
 }
 
 #[derive(Debug, Args)]
@@ -102,20 +101,33 @@ pub struct SearchArgs {
     pub query: Vec<String>,
 
     /// Number of results
-    #[arg(long, default_value_t = 5, value_name = "N")]
-    pub top_k: usize,
+    #[arg(long, default_value_t = 5, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1000))]
+    pub top_k: u16,
 
     /// Print one JSON object instead of text
     #[arg(long)]
     pub json: bool,
 }
 
+/// The engine that generates answers.
+#[derive(Debug, Clone, Args)]
+pub struct ModelArgs {
+    /// Chat model: a GGUF file, or a model id that mistral.rs resolves [default: the cached SmolLM2 GGUF]
+    #[arg(long, value_name = "PATH_OR_ID", env = "DOCENT_MODEL")]
+    pub model: Option<String>,
+
+    /// Generate answers on an OpenAI-compatible server at this base URL (e.g. http://host:8000/v1)
+    /// instead of locally; --model then names the server's model
+    #[arg(long, value_name = "URL", env = "DOCENT_REMOTE_URL")]
+    pub remote_url: Option<String>,
+}
+
 /// Settings shared by the commands that generate answers.
 #[derive(Debug, Clone, Args)]
 pub struct GenerationArgs {
-    /// Passages retrieved and given to the model
-    #[arg(long, default_value_t = 3, value_name = "N")]
-    pub top_k: usize,
+    /// Passages retrieved and given to the model (0 answers without the knowledge base)
+    #[arg(long, default_value_t = 3, value_name = "N", value_parser = clap::value_parser!(u16).range(0..=50))]
+    pub top_k: u16,
 
     /// Maximum answer length, in tokens
     #[arg(long, default_value_t = 256, value_name = "N")]
@@ -132,6 +144,9 @@ pub struct GenerationArgs {
 
 #[derive(Debug, Args)]
 pub struct AskArgs {
+    #[command(flatten)]
+    pub model: ModelArgs,
+
     /// The question
     #[arg(required = true, value_name = "QUESTION")]
     pub question: Vec<String>,
@@ -147,14 +162,20 @@ pub struct AskArgs {
 #[derive(Debug, Args)]
 pub struct ChatArgs {
     #[command(flatten)]
+    pub model: ModelArgs,
+
+    #[command(flatten)]
     pub generation: GenerationArgs,
 }
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {
-    /// Address to listen on
+    #[command(flatten)]
+    pub model: ModelArgs,
+
+    /// Address to listen on; HOST may be a name such as localhost
     #[arg(long, default_value = "127.0.0.1:8080", value_name = "HOST:PORT")]
-    pub addr: SocketAddr,
+    pub addr: String,
 
     /// Accepted API keys, comma-separated; when set, every endpoint but /health needs
     /// `Authorization: Bearer KEY`
@@ -192,8 +213,8 @@ pub struct EvalArgs {
     pub file: PathBuf,
 
     /// Results examined per question; MRR counts ranks up to this depth
-    #[arg(long, default_value_t = 10, value_name = "N")]
-    pub top_k: usize,
+    #[arg(long, default_value_t = 10, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1000))]
+    pub top_k: u16,
 
     /// Print one JSON object instead of a table
     #[arg(long)]
@@ -226,7 +247,7 @@ impl ServeArgs {
 impl GenerationArgs {
     pub fn answer_options(&self) -> crate::answer::AnswerOptions {
         crate::answer::AnswerOptions {
-            top_k: self.top_k,
+            top_k: usize::from(self.top_k),
             max_source_chars: self.context_chars,
             generation: crate::models::GenerationParams {
                 max_tokens: self.max_tokens,

@@ -121,6 +121,13 @@ impl Catalog {
         Ok(())
     }
 
+    pub fn delete(&self, id: &str) -> Result<()> {
+        self.connection
+            .execute("DELETE FROM documents WHERE id = ?1", params![id])
+            .context("could not write the catalog")?;
+        Ok(())
+    }
+
     /// Lists every document, ordered by path.
     pub fn list(&self) -> Result<Vec<DocumentRecord>> {
         let mut statement = self.connection.prepare(

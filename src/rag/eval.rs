@@ -76,12 +76,12 @@ pub fn metrics(ranks: &[Option<usize>], mrr_depth: usize) -> Metrics {
         return Metrics::default();
     }
     let share = |k: usize| ranks.iter().filter(|rank| rank.is_some_and(|rank| rank <= k)).count() as f64 / questions as f64;
-    let reciprocal_sum: f64 = ranks
+    // A fold from +0.0: `Sum` of an empty f64 iterator is -0.0, printed as "-0.000".
+    let reciprocal_sum = ranks
         .iter()
         .filter_map(|rank| *rank)
         .filter(|rank| *rank <= mrr_depth)
-        .map(|rank| 1.0 / rank as f64)
-        .sum();
+        .fold(0.0, |sum, rank| sum + 1.0 / rank as f64);
     Metrics {
         questions,
         hit_at_1: share(1),
@@ -124,6 +124,12 @@ mod tests {
         let hits = [hit("x/a.pdf", &[2]), hit("x/b.pdf", &[3]), hit("/abs/a.pdf", &[4])];
         assert_eq!(first_hit_rank(&question, &hits), Some(3));
         assert_eq!(first_hit_rank(&question, &hits[..2]), None);
+    }
+
+    #[test]
+    fn metrics_of_all_misses_are_positive_zero() {
+        let computed = metrics(&[None, None], 10);
+        assert_eq!(format!("{:.3}", computed.mrr), "0.000");
     }
 
     #[test]

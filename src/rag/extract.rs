@@ -5,7 +5,7 @@ use std::sync::OnceLock;
 
 use pdfium_render::prelude::*;
 
-use super::text::normalize;
+use super::text::clean;
 
 /// File format, which decides how the text is read and split into chunks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,7 +63,7 @@ pub enum ExtractError {
     #[error("PDF engine failed: {0}")]
     Pdfium(String),
     #[error(
-        "PDF engine not found at `{}`: run `make setup`, or set DOCENT_PDFIUM to a libpdfium.so ({reason})",
+        "PDF engine could not be loaded from `{}`: run `make setup`, or set DOCENT_PDFIUM to a libpdfium.so ({reason})",
         path.display()
     )]
     PdfiumMissing { path: PathBuf, reason: String },
@@ -77,7 +77,7 @@ pub fn extract(path: &Path, kind: DocumentKind, pdfium_path: &Path) -> Result<Ve
             let bytes = std::fs::read(path)?;
             let text = String::from_utf8(bytes).map_err(|_| ExtractError::NotUtf8)?;
             let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
-            Ok(vec![PageText { number: None, text: normalize(text) }])
+            Ok(vec![PageText { number: None, text: clean(text) }])
         }
     }
 }
@@ -105,7 +105,7 @@ fn extract_pdf(path: &Path, pdfium_path: &Path) -> Result<Vec<PageText>, Extract
             .text()
             .map_err(|error| ExtractError::Pdfium(format!("page {}: {error}", index + 1)))?
             .all();
-        pages.push(PageText { number: Some(index as u32 + 1), text: normalize(&text) });
+        pages.push(PageText { number: Some(index as u32 + 1), text: clean(&text) });
     }
     Ok(pages)
 }
@@ -143,9 +143,14 @@ pub fn pdfium(library_path: &Path) -> Result<&'static Pdfium, ExtractError> {
     static PDFIUM: OnceLock<Result<Pdfium, (PathBuf, String)>> = OnceLock::new();
 
     let bound = PDFIUM.get_or_init(|| {
-        Pdfium::bind_to_library(library_path)
-            .map(Pdfium::new)
-            .map_err(|error| (library_path.to_path_buf(), format!("{error:?}")))
+        Pdfium::bind_to_library(library_path).map(Pdfium::new).map_err(|error| {
+            // pdfium-render's Display prints its Debug form; the loader's own message is clearer.
+            let reason = match error {
+                PdfiumError::LoadLibraryError(load_error) => load_error.to_string(),
+                other => format!("{other:?}"),
+            };
+            (library_path.to_path_buf(), reason)
+        })
     });
     match bound {
         Ok(pdfium) => Ok(pdfium),

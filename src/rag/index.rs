@@ -52,6 +52,8 @@ struct Fields {
     pages: Field,
     heading: Field,
     text: Field,
+    heading_folded: Field,
+    text_folded: Field,
 }
 
 /// A tantivy index of chunks, opened for reading and, through [`TextIndex::writer`], writing.
@@ -76,13 +78,20 @@ impl TextIndex {
     fn from_index(index: Index) -> Result<Self> {
         index.tokenizers().register(ANALYZER_NAME, build_analyzer());
         let schema = index.schema();
-        let field = |name: &str| schema.get_field(name).with_context(|| format!("index has no field `{name}`: it was made by another version of docent"));
+        let field = |name: &str| schema.get_field(name).with_context(|| {
+            format!(
+                "the index has no field `{name}` because an older version of docent made it: \
+                 delete it with `docent kb remove NAME` and ingest the files again"
+            )
+        });
         let fields = Fields {
             doc_id: field("doc_id")?,
             doc: field("doc")?,
             pages: field("pages")?,
             heading: field("heading")?,
             text: field("text")?,
+            heading_folded: field("heading_folded")?,
+            text_folded: field("text_folded")?,
         };
         let reader = index
             .reader_builder()
@@ -116,6 +125,8 @@ impl TextIndex {
                 fields.doc => display_path,
                 fields.heading => chunk.heading.as_str(),
                 fields.text => chunk.text.as_str(),
+                fields.heading_folded => normalize(&chunk.heading),
+                fields.text_folded => normalize(&chunk.text),
             );
             for page in &chunk.pages {
                 document.add_u64(fields.pages, u64::from(*page));
@@ -148,9 +159,9 @@ impl TextIndex {
 
         let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::with_capacity(query_terms.len() * 2);
         for term in &query_terms {
-            let text_term = Term::from_field_text(self.fields.text, term);
+            let text_term = Term::from_field_text(self.fields.text_folded, term);
             clauses.push((Occur::Should, Box::new(TermQuery::new(text_term, IndexRecordOption::WithFreqs))));
-            let heading_term = Term::from_field_text(self.fields.heading, term);
+            let heading_term = Term::from_field_text(self.fields.heading_folded, term);
             let heading_query = TermQuery::new(heading_term, IndexRecordOption::WithFreqs);
             clauses.push((Occur::Should, Box::new(BoostQuery::new(Box::new(heading_query), HEADING_BOOST))));
         }
@@ -196,17 +207,19 @@ impl TextIndex {
 
 fn schema() -> Schema {
     let mut builder = Schema::builder();
-    let analyzed = TextOptions::default()
-        .set_indexing_options(
-            TextFieldIndexing::default()
-                .set_tokenizer(ANALYZER_NAME)
-                .set_index_option(IndexRecordOption::WithFreqsAndPositions),
-        )
-        .set_stored();
     builder.add_text_field("doc_id", STRING);
     builder.add_text_field("doc", STORED);
     builder.add_u64_field("pages", STORED);
-    builder.add_text_field("heading", analyzed.clone());
-    builder.add_text_field("text", analyzed);
+    // The analyzed fields index the NFKC-folded text; `heading` and `text` store it as
+    // extracted, for display.
+    let indexed_only = TextOptions::default().set_indexing_options(
+        TextFieldIndexing::default()
+            .set_tokenizer(ANALYZER_NAME)
+            .set_index_option(IndexRecordOption::WithFreqsAndPositions),
+    );
+    builder.add_text_field("heading", STORED);
+    builder.add_text_field("text", STORED);
+    builder.add_text_field("heading_folded", indexed_only.clone());
+    builder.add_text_field("text_folded", indexed_only);
     builder.build()
 }

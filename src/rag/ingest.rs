@@ -31,6 +31,8 @@ pub enum Outcome {
     IngestedWithoutText { pages: u32 },
     Unchanged,
     Failed(String),
+    /// Removed from the knowledge base because its file no longer exists.
+    Removed,
 }
 
 #[derive(Debug, Clone)]
@@ -178,6 +180,31 @@ impl<'a> Ingestor<'a> {
             DocumentStatus::NoText => report(Outcome::IngestedWithoutText { pages: page_count }),
             _ => report(Outcome::Ingested { pages: page_count, chunks: chunks.len() as u32 }),
         }
+    }
+
+    /// Removes every document whose file no longer exists, from the index and the catalog.
+    pub fn prune_missing(&mut self) -> Result<Vec<FileReport>> {
+        let index = self.knowledge_base.index();
+        let mut removed = Vec::new();
+        for record in self.catalog.list()? {
+            if Path::new(&record.id).exists() {
+                continue;
+            }
+            index.delete_document(&self.writer, &record.id);
+            removed.push(record);
+        }
+        if removed.is_empty() {
+            return Ok(Vec::new());
+        }
+        // Commit the index first: a crash before the catalog update leaves rows whose next
+        // prune deletes nothing, which is harmless.
+        self.writer.commit().context("could not commit the index")?;
+        let mut reports = Vec::with_capacity(removed.len());
+        for record in removed {
+            self.catalog.delete(&record.id)?;
+            reports.push(FileReport { path: record.path, outcome: Outcome::Removed });
+        }
+        Ok(reports)
     }
 
     /// Waits for pending merges so that the process can exit with a compact index.

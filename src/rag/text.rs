@@ -2,15 +2,21 @@
 
 use unicode_normalization::UnicodeNormalization;
 
-/// Folds compatibility forms (ligatures, full-width letters and digits) with NFKC,
-/// turns `\r\n` and `\r` into `\n`, and drops NUL and other control characters
-/// except newlines and tabs.
-pub fn normalize(text: &str) -> String {
+/// Turns `\r\n` and `\r` into `\n` and drops NUL and other control characters except
+/// newlines and tabs. Extracted text is stored like this, so results show it as written.
+pub fn clean(text: &str) -> String {
     text.replace("\r\n", "\n")
         .replace('\r', "\n")
-        .nfkc()
+        .chars()
         .filter(|c| !c.is_control() || *c == '\n' || *c == '\t')
         .collect()
+}
+
+/// Cleans the text and folds compatibility forms (ligatures, full-width letters, digits
+/// and punctuation) with NFKC. Indexed text and queries both go through this, so `ＵＳＢ`
+/// finds `USB`.
+pub fn normalize(text: &str) -> String {
+    clean(text).nfkc().collect()
 }
 
 /// Reports whether the text contains a CJK ideograph, kana or hangul.
@@ -34,6 +40,11 @@ mod tests {
     fn normalize_folds_ligatures_and_full_width() {
         assert_eq!(normalize("ﬁle"), "file");
         assert_eq!(normalize("ＵＳＢ－Ｃ　２２０Ｖ"), "USB-C 220V");
+    }
+
+    #[test]
+    fn clean_keeps_full_width_punctuation() {
+        assert_eq!(clean("在这一步，请\u{0}选择。"), "在这一步，请选择。");
     }
 
     #[test]

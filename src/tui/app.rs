@@ -20,6 +20,8 @@ pub struct Exchange {
     pub answer: String,
     pub sources: Vec<Source>,
     pub state: AnswerState,
+    /// The answer stopped at the token limit rather than where the model ended it.
+    pub cut_off: bool,
 }
 
 /// Messages from the background answer task.
@@ -27,7 +29,7 @@ pub struct Exchange {
 pub enum AnswerEvent {
     Sources(Vec<Source>),
     Delta(String),
-    Finished,
+    Finished { cut_off: bool },
     Failed(String),
 }
 
@@ -89,6 +91,7 @@ impl App {
                     answer: String::new(),
                     sources: Vec::new(),
                     state: AnswerState::Retrieving,
+                    cut_off: false,
                 });
                 Action::Ask(question)
             }
@@ -133,8 +136,9 @@ impl App {
                 exchange.answer.push_str(&text);
                 exchange.state = AnswerState::Streaming;
             }
-            AnswerEvent::Finished => {
+            AnswerEvent::Finished { cut_off } => {
                 exchange.answer = exchange.answer.trim().to_string();
+                exchange.cut_off = cut_off;
                 exchange.state = AnswerState::Done;
             }
             AnswerEvent::Failed(message) => exchange.state = AnswerState::Failed(message),
@@ -194,7 +198,7 @@ mod tests {
         app.apply(AnswerEvent::Sources(Vec::new()));
         app.apply(AnswerEvent::Delta("Hello ".into()));
         app.apply(AnswerEvent::Delta("world ".into()));
-        app.apply(AnswerEvent::Finished);
+        app.apply(AnswerEvent::Finished { cut_off: false });
         app.apply(AnswerEvent::Delta("late".into()));
         assert_eq!(app.exchanges[0].answer, "Hello world");
         let history = app.history();

@@ -15,7 +15,7 @@ use tokio::task::JoinHandle;
 
 use crate::answer::{AnswerOptions, Assistant};
 use crate::i18n::{Language, Strings};
-use crate::models::EngineEvent;
+use crate::models::{EngineEvent, FinishReason};
 
 /// Runs the chat until the user quits. `ratatui::init` installs a panic hook that restores
 /// the terminal; `ratatui::restore` does it on every other exit path.
@@ -87,7 +87,7 @@ async fn answer(
     while let Some(event) = events.next().await {
         let message = match event {
             Ok(EngineEvent::Delta(text)) => AnswerEvent::Delta(text),
-            Ok(EngineEvent::Finished { .. }) => AnswerEvent::Finished,
+            Ok(EngineEvent::Finished { reason, .. }) => AnswerEvent::Finished { cut_off: reason == FinishReason::Length },
             Err(error) => AnswerEvent::Failed(error.to_string()),
         };
         if sender.send(message).await.is_err() {

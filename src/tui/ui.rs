@@ -37,31 +37,36 @@ pub fn render(frame: &mut Frame, app: &App, strings: &Strings) {
 fn conversation_lines(app: &App, strings: &Strings, width: usize) -> Vec<Line<'static>> {
     let mut lines = Vec::new();
     if app.exchanges.is_empty() {
-        push_wrapped(&mut lines, &format!("{} `{}`.", strings.welcome, app.kb_name), width, Style::new().dim());
+        push_wrapped(&mut lines, &format!("{}{}{}", strings.welcome.0, app.kb_name, strings.welcome.1), width, Style::new().dim());
     }
     for exchange in &app.exchanges {
-        lines.push(Line::from(Span::styled(format!("{}:", strings.you), Style::new().bold().cyan())));
+        lines.push(Line::from(Span::styled(format!("{}{}", strings.you, strings.colon), Style::new().bold().cyan())));
         push_wrapped(&mut lines, &exchange.question, width, Style::new());
-        lines.push(Line::from(Span::styled(format!("{}:", strings.assistant), Style::new().bold().green())));
+        lines.push(Line::from(Span::styled(format!("{}{}", strings.assistant, strings.colon), Style::new().bold().green())));
 
         match &exchange.state {
             AnswerState::Retrieving => push_wrapped(&mut lines, strings.searching, width, Style::new().dim()),
             AnswerState::Failed(message) => {
                 push_wrapped(&mut lines, &exchange.answer, width, Style::new());
-                push_wrapped(&mut lines, &format!("{}: {message}", strings.error), width, Style::new().red());
+                push_wrapped(&mut lines, &format!("{}{}{message}", strings.error, strings.colon), width, Style::new().red());
             }
             AnswerState::Stopped => {
                 push_wrapped(&mut lines, &exchange.answer, width, Style::new());
                 push_wrapped(&mut lines, strings.stopped, width, Style::new().dim());
             }
-            AnswerState::Streaming | AnswerState::Done => push_wrapped(&mut lines, &exchange.answer, width, Style::new()),
+            AnswerState::Streaming | AnswerState::Done => {
+                push_wrapped(&mut lines, &exchange.answer, width, Style::new());
+                if exchange.cut_off {
+                    push_wrapped(&mut lines, strings.answer_cut, width, Style::new().dim());
+                }
+            }
         }
 
         if exchange.state != AnswerState::Retrieving {
             if exchange.sources.is_empty() {
                 push_wrapped(&mut lines, strings.no_sources, width, Style::new().dim().italic());
             } else {
-                lines.push(Line::from(Span::styled(format!("{}:", strings.sources), Style::new().dim().bold())));
+                lines.push(Line::from(Span::styled(format!("{}{}", strings.sources, strings.colon), Style::new().dim().bold())));
                 for source in &exchange.sources {
                     push_wrapped(&mut lines, &format!("  [{}] {}", source.number, source.label()), width, Style::new().dim());
                 }
@@ -123,6 +128,7 @@ mod tests {
             answer: String::new(),
             sources: Vec::new(),
             state: AnswerState::Retrieving,
+            cut_off: false,
         });
         let hit = SearchHit {
             kind: HitKind::Text,
@@ -134,7 +140,7 @@ mod tests {
         };
         app.apply(AnswerEvent::Sources(vec![Source { number: 1, hit }]));
         app.apply(AnswerEvent::Delta("Clean the intake filter, then restart the pump [1].".into()));
-        app.apply(AnswerEvent::Finished);
+        app.apply(AnswerEvent::Finished { cut_off: true });
         app
     }
 
@@ -157,6 +163,7 @@ mod tests {
             answer: "先关闭电源，".into(),
             sources: Vec::new(),
             state: AnswerState::Streaming,
+            cut_off: false,
         });
         insta::assert_snapshot!(draw(&app, Language::Zh, 48, 12));
     }
@@ -170,6 +177,7 @@ mod tests {
                 answer: format!("answer {index}"),
                 sources: Vec::new(),
                 state: AnswerState::Done,
+                cut_off: false,
             });
         }
         let screen = draw(&app, Language::En, 40, 12);
