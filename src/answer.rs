@@ -25,12 +25,22 @@ pub struct AnswerOptions {
     pub max_source_chars: usize,
     /// Earlier question and answer pairs kept in the prompt, newest first.
     pub max_history_turns: usize,
+    /// Tokens the whole prompt may take (system prompt, history, sources and question),
+    /// counted with the model's tokenizer. The model reads all of them before its first
+    /// word, so this bounds the wait as well as the context used.
+    pub max_prompt_tokens: usize,
     pub generation: GenerationParams,
 }
 
 impl Default for AnswerOptions {
     fn default() -> Self {
-        Self { top_k: 3, max_source_chars: 1_800, max_history_turns: 2, generation: GenerationParams::default() }
+        Self {
+            top_k: 3,
+            max_source_chars: 1_800,
+            max_history_turns: 2,
+            max_prompt_tokens: 768,
+            generation: GenerationParams::default(),
+        }
     }
 }
 
@@ -124,10 +134,55 @@ impl Assistant {
             .enumerate()
             .map(|(index, hit)| Source { number: index + 1, hit })
             .collect();
-        let messages = build_messages(history, question, &sources, client_system, options)
-            .map_err(AnswerError::Retrieval)?;
+        let (messages, sources) = self.fit_prompt(history, question, sources, client_system, options).await?;
         let events = self.engine.stream_chat(messages, options.generation.clone()).await?;
         Ok(PendingAnswer { sources, events, retrieval_time })
+    }
+
+    /// Builds the prompt and shrinks it until the engine's tokenizer counts at most
+    /// `max_prompt_tokens` (and leaves room for the answer in the context): first the
+    /// lowest-ranked sources go, down to the best one, then the oldest turns, then the best
+    /// source is shortened. Engines that cannot count get the prompt as built.
+    async fn fit_prompt(
+        &self,
+        history: &[Turn],
+        question: &str,
+        mut sources: Vec<Source>,
+        client_system: Option<&str>,
+        options: &AnswerOptions,
+    ) -> Result<(Vec<ChatMessage>, Vec<Source>), AnswerError> {
+        /// Shortest text the best source is cut to before giving up on the budget.
+        const MIN_SOURCE_CHARS: usize = 200;
+
+        let mut budget = options.max_prompt_tokens;
+        if let Some(context_length) = self.engine.context_length() {
+            budget = budget.min(context_length.saturating_sub(options.generation.max_tokens));
+        }
+        let mut first_turn = history.len().saturating_sub(options.max_history_turns);
+        let mut source_chars = options.max_source_chars;
+        loop {
+            let mut fitted = options.clone();
+            fitted.max_source_chars = source_chars;
+            let messages = build_messages(&history[first_turn..], question, &sources, client_system, &fitted)
+                .map_err(AnswerError::Retrieval)?;
+            let Some(tokens) = self.engine.count_tokens(&messages).await? else {
+                return Ok((messages, sources));
+            };
+            let best_source_chars = sources.first().map_or(0, |source| source.hit.text.chars().count().min(source_chars));
+            if tokens <= budget {
+                return Ok((messages, sources));
+            } else if sources.len() > 1 {
+                sources.pop();
+            } else if first_turn < history.len() {
+                first_turn += 1;
+            } else if best_source_chars > MIN_SOURCE_CHARS {
+                source_chars = (best_source_chars * 2 / 3).max(MIN_SOURCE_CHARS);
+            } else {
+                // Nothing left to drop: the engine rejects the prompt if it exceeds the context.
+                tracing::debug!(tokens, budget, "prompt stays over the token budget");
+                return Ok((messages, sources));
+            }
+        }
     }
 }
 

@@ -66,6 +66,36 @@ fn ask_streams_text_then_sources() {
 }
 
 #[test]
+fn prompt_fits_token_budget() {
+    let env = TestEnv::new();
+    for (index, topic) in ["进水", "出水", "电机"].iter().enumerate() {
+        let paragraph = format!("水泵{topic}部分的维护说明：每周检查{topic}管道与密封圈，发现渗漏立即关闭电源并更换。").repeat(2);
+        env.write(&format!("pump-{index}.md"), format!("# 水泵维护 {index}\n\n{paragraph}\n"));
+    }
+    env.run_ok(&["ingest", "docs"]);
+    // Chinese answers cut at max_tokens often end inside a character, the case where
+    // mistral.rs sends no final chunk; the answer must still finish with its usage.
+    let ask = |tokens: &str| -> Value {
+        let args = ["ask", "--json", "--max-tokens", "4", "--top-k", "3", "--context-tokens", tokens, "水泵密封圈渗漏怎么办？"];
+        serde_json::from_str(&env.run_ok(&args)).unwrap()
+    };
+
+    let roomy = ask("2000");
+    assert_eq!(roomy["sources"].as_array().unwrap().len(), 3, "{roomy}");
+    let roomy_tokens = roomy["usage"]["prompt_tokens"].as_u64().unwrap();
+    let tight_budget = roomy_tokens - 100;
+    let tight = ask(&tight_budget.to_string());
+    let tight_tokens = tight["usage"]["prompt_tokens"].as_u64().unwrap();
+    assert!(tight_tokens <= tight_budget, "{tight}");
+    assert!(tight["sources"].as_array().unwrap().len() < 3, "lowest sources dropped: {tight}");
+    assert!(!tight["sources"].as_array().unwrap().is_empty(), "the best source stays: {tight}");
+    for output in [&roomy, &tight] {
+        assert_eq!(output["usage"]["completion_tokens"], 4, "{output}");
+        assert_eq!(output["finish_reason"], "length", "{output}");
+    }
+}
+
+#[test]
 fn ask_rejects_empty_question() {
     let env = env_with_manual();
     let output = env.run(&["ask", "  "]);

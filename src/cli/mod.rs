@@ -137,6 +137,11 @@ pub struct GenerationArgs {
     #[arg(long, default_value_t = 1800, value_name = "CHARS")]
     pub context_chars: usize,
 
+    /// Tokens the whole prompt may take (counted with the model's tokenizer); lower sources
+    /// are dropped to fit. The model reads the prompt before its first word
+    #[arg(long, default_value_t = 768, value_name = "TOKENS")]
+    pub context_tokens: usize,
+
     /// Penalty on repeating tokens already in the prompt or answer; 1.0 turns it off
     #[arg(long, default_value_t = 1.1, value_name = "FACTOR")]
     pub repetition_penalty: f32,
@@ -249,6 +254,7 @@ impl GenerationArgs {
         crate::answer::AnswerOptions {
             top_k: usize::from(self.top_k),
             max_source_chars: self.context_chars,
+            max_prompt_tokens: self.context_tokens,
             generation: crate::models::GenerationParams {
                 max_tokens: self.max_tokens,
                 repetition_penalty: Some(self.repetition_penalty),

@@ -101,6 +101,10 @@ pub trait ChatEngine: Send + Sync {
     /// Maximum number of tokens (prompt and answer together), if the engine reports it.
     fn context_length(&self) -> Option<usize>;
 
+    /// Counts the prompt tokens of a conversation as the engine will see it (chat template
+    /// applied), or returns `None` when the engine cannot count them locally.
+    fn count_tokens<'a>(&'a self, messages: &'a [ChatMessage]) -> BoxFuture<'a, Result<Option<usize>, EngineError>>;
+
     /// Starts generating an answer to the conversation.
     fn stream_chat(&self, messages: Vec<ChatMessage>, params: GenerationParams) -> BoxFuture<'_, Result<EventStream, EngineError>>;
 }

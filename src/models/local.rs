@@ -92,12 +92,16 @@ impl ChatEngine for LocalEngine {
         self.context_length
     }
 
+    fn count_tokens<'a>(&'a self, messages: &'a [ChatMessage]) -> BoxFuture<'a, Result<Option<usize>, EngineError>> {
+        Box::pin(async move { count_prompt_tokens(&self.model, messages).await.map(Some) })
+    }
+
     fn stream_chat(&self, messages: Vec<ChatMessage>, params: GenerationParams) -> BoxFuture<'_, Result<EventStream, EngineError>> {
         let model = Arc::clone(&self.model);
         Box::pin(async move {
             let mut params = params;
+            let prompt_tokens = count_prompt_tokens(&model, &messages).await?;
             if let Some(context_length) = self.context_length {
-                let prompt_tokens = count_prompt_tokens(&model, &messages).await?;
                 if prompt_tokens >= context_length {
                     return Err(EngineError::ContextLengthExceeded { prompt_tokens, context_length });
                 }
@@ -106,7 +110,8 @@ impl ChatEngine for LocalEngine {
             }
             let request = build_request(messages, &params);
             let (sender, receiver) = mpsc::channel(64);
-            tokio::spawn(forward_responses(model, request, sender));
+            let expected = ExpectedGeneration { prompt_tokens, max_tokens: params.max_tokens };
+            tokio::spawn(forward_responses(model, request, expected, sender));
             Ok(Box::pin(ReceiverStream::new(receiver)) as EventStream)
         })
     }
@@ -134,6 +139,29 @@ fn text_role(role: Role) -> TextMessageRole {
     }
 }
 
+/// Rebuilds the finish reason and usage of a stream that closed without its final chunk:
+/// the generated text plus the one token whose partial character was dropped.
+async fn finish_without_final_chunk(
+    model: &Model,
+    generated: &str,
+    expected: &ExpectedGeneration,
+) -> Result<(FinishReason, TokenUsage), EngineError> {
+    let text_tokens = model
+        .tokenize(Either::Right(generated.to_string()), None, false, false, None)
+        .await
+        .map_err(|error| EngineError::Generation(format!("could not count the answer's tokens: {error}")))?
+        .len();
+    let completion_tokens = (text_tokens + 1).min(expected.max_tokens);
+    let reason = if completion_tokens >= expected.max_tokens { FinishReason::Length } else { FinishReason::Stop };
+    tracing::debug!(completion_tokens, "the engine closed the stream without a final chunk");
+    let usage = TokenUsage {
+        prompt_tokens: expected.prompt_tokens,
+        completion_tokens,
+        total_tokens: expected.prompt_tokens + completion_tokens,
+    };
+    Ok((reason, usage))
+}
+
 fn build_request(messages: Vec<ChatMessage>, params: &GenerationParams) -> RequestBuilder {
     let mut request = RequestBuilder::new();
     for message in messages {
@@ -156,7 +184,19 @@ fn build_request(messages: Vec<ChatMessage>, params: &GenerationParams) -> Reque
 /// Runs one generation and forwards its chunks. When the receiver is dropped the send
 /// fails, this task returns, and dropping the mistral.rs stream makes the engine cancel
 /// the sequence.
-async fn forward_responses(model: Arc<Model>, request: RequestBuilder, sender: mpsc::Sender<Result<EngineEvent, EngineError>>) {
+/// What docent knows of a generation before it starts, to finish a stream that mistral.rs
+/// closes without its final chunk.
+struct ExpectedGeneration {
+    prompt_tokens: usize,
+    max_tokens: usize,
+}
+
+async fn forward_responses(
+    model: Arc<Model>,
+    request: RequestBuilder,
+    expected: ExpectedGeneration,
+    sender: mpsc::Sender<Result<EngineEvent, EngineError>>,
+) {
     let mut stream = match model.stream_chat_request(request).await {
         Ok(stream) => stream,
         Err(error) => {
@@ -167,14 +207,17 @@ async fn forward_responses(model: Arc<Model>, request: RequestBuilder, sender: m
 
     let mut finish_reason = None;
     let mut usage = None;
+    let mut generated = String::new();
     while let Some(response) = stream.next().await {
         match response {
             Response::Chunk(chunk) => {
+                tracing::trace!(choices = chunk.choices.len(), usage = chunk.usage.is_some(), "chunk");
                 if let Some(chunk_usage) = chunk.usage {
                     usage = Some(chunk_usage);
                 }
                 for choice in chunk.choices {
                     if let Some(content) = choice.delta.content.filter(|content| !content.is_empty()) {
+                        generated.push_str(&content);
                         if sender.send(Ok(EngineEvent::Delta(content))).await.is_err() {
                             return;
                         }
@@ -204,24 +247,36 @@ async fn forward_responses(model: Arc<Model>, request: RequestBuilder, sender: m
                 let _ = sender.send(Err(EngineError::InvalidRequest(error.to_string()))).await;
                 return;
             }
-            _ => {}
+            Response::CompletionModelError(message, _) => {
+                let _ = sender.send(Err(EngineError::Generation(message))).await;
+                return;
+            }
+            _ => tracing::debug!("ignored an unexpected mistral.rs response"),
         }
     }
 
-    let reason = match finish_reason.as_deref() {
-        Some("length") => FinishReason::Length,
-        Some(_) => FinishReason::Stop,
-        None => {
-            let _ = sender.send(Err(EngineError::Generation("the engine ended the stream without a finish reason".into()))).await;
-            return;
+    let (reason, usage) = match (finish_reason.as_deref(), usage) {
+        (Some(reason), Some(usage)) => {
+            let reason = if reason == "length" { FinishReason::Length } else { FinishReason::Stop };
+            let usage = TokenUsage {
+                prompt_tokens: usage.prompt_tokens,
+                completion_tokens: usage.completion_tokens,
+                total_tokens: usage.prompt_tokens + usage.completion_tokens,
+            };
+            (reason, usage)
         }
+        // NOTE: mistral.rs 0.8.1 sends no final chunk (neither finish reason nor usage) when
+        // the last token ends inside a multi-byte UTF-8 character, which is common for
+        // Chinese text cut at max_tokens: `get_delta` returns nothing, and the chunk that
+        // would carry both is skipped. The stream then just closes. The usage is rebuilt
+        // here from docent's own count, so it may differ by a token from the engine's.
+        _ => match finish_without_final_chunk(&model, &generated, &expected).await {
+            Ok(finished) => finished,
+            Err(error) => {
+                let _ = sender.send(Err(error)).await;
+                return;
+            }
+        },
     };
-    let usage = usage
-        .map(|usage| TokenUsage {
-            prompt_tokens: usage.prompt_tokens,
-            completion_tokens: usage.completion_tokens,
-            total_tokens: usage.prompt_tokens + usage.completion_tokens,
-        })
-        .unwrap_or_default();
     let _ = sender.send(Ok(EngineEvent::Finished { reason, usage })).await;
 }

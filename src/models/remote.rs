@@ -81,6 +81,10 @@ impl ChatEngine for RemoteEngine {
         None
     }
 
+    fn count_tokens<'a>(&'a self, _messages: &'a [ChatMessage]) -> BoxFuture<'a, Result<Option<usize>, EngineError>> {
+        Box::pin(async { Ok(None) })
+    }
+
     fn stream_chat(&self, messages: Vec<ChatMessage>, params: GenerationParams) -> BoxFuture<'_, Result<EventStream, EngineError>> {
         Box::pin(async move {
             let request = self.request(messages, &params)?;
