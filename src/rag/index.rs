@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use serde::Serialize;
 use tantivy::collector::TopDocs;
 use tantivy::query::{BooleanQuery, BoostQuery, Occur, Query, TermQuery};
@@ -70,8 +70,15 @@ impl TextIndex {
         let schema = schema();
         let directory = tantivy::directory::MmapDirectory::open(dir)
             .with_context(|| format!("could not open index folder `{}`", dir.display()))?;
-        let index = Index::open_or_create(directory, schema)
-            .with_context(|| format!("could not open the index in `{}`", dir.display()))?;
+        let index = match Index::open_or_create(directory, schema) {
+            Ok(index) => index,
+            Err(tantivy::TantivyError::SchemaError(_)) => bail!(
+                "the index in `{}` was made by another version of docent: delete the knowledge base \
+                 with `docent kb remove NAME` and ingest the files again",
+                dir.display()
+            ),
+            Err(error) => return Err(error).with_context(|| format!("could not open the index in `{}`", dir.display())),
+        };
         Self::from_index(index)
     }
 
