@@ -161,7 +161,7 @@ async fn method_not_allowed(method: axum::http::Method, uri: axum::http::Uri) ->
 }
 
 /// Allows the configured origins, any method the API has, and whatever headers a preflight
-/// asks for (the OpenAI JavaScript SDK sends several `x-stainless-*` headers).
+/// requests (the OpenAI JavaScript SDK sends several `x-stainless-*` headers).
 fn cors_layer(origins: &[String]) -> Result<CorsLayer> {
     let origins = origins
         .iter()

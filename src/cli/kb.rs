@@ -54,6 +54,7 @@ pub fn run(paths: &Paths, kb_name: &str, command: &KbCommand) -> Result<()> {
 fn stats(paths: &Paths, kb_name: &str, json: bool) -> Result<()> {
     let knowledge_base = KnowledgeBase::open(paths, kb_name)?;
     let documents = knowledge_base.catalog()?.list()?;
+
     let count = |status| documents.iter().filter(|document| document.status == status).count();
     let stats = Stats {
         name: knowledge_base.name.clone(),
@@ -73,10 +74,12 @@ fn stats(paths: &Paths, kb_name: &str, json: bool) -> Result<()> {
             })
             .collect(),
     };
+
     if json {
         println!("{}", serde_json::to_string(&stats)?);
         return Ok(());
     }
+
     println!("knowledge base: {}", stats.name);
     println!("documents:      {} ({} ready, {} without text, {} failed)", stats.documents, stats.ready, stats.without_text, stats.failed);
     println!("pages:          {}", stats.pages);

@@ -184,7 +184,7 @@ fn build_request(messages: Vec<ChatMessage>, params: &GenerationParams) -> Reque
 /// Runs one generation and forwards its chunks. When the receiver is dropped the send
 /// fails, this task returns, and dropping the mistral.rs stream makes the engine cancel
 /// the sequence.
-/// What docent knows of a generation before it starts, to finish a stream that mistral.rs
+/// Facts about a generation fixed before it starts, used to finish a stream that mistral.rs
 /// closes without its final chunk.
 struct ExpectedGeneration {
     prompt_tokens: usize,
@@ -266,10 +266,10 @@ async fn forward_responses(
             (reason, usage)
         }
         // NOTE: mistral.rs 0.8.1 sends no final chunk (neither finish reason nor usage) when
-        // the last token ends inside a multi-byte UTF-8 character, which is common for
-        // Chinese text cut at max_tokens: `get_delta` returns nothing, and the chunk that
-        // would carry both is skipped. The stream then just closes. The usage is rebuilt
-        // here from docent's own count, so it may differ by a token from the engine's.
+        // the last token ends inside a multi-byte UTF-8 character. This is common for Chinese
+        // text cut at max_tokens: `get_delta` returns nothing, so the chunk that would carry
+        // both is skipped and the stream just closes. The usage is rebuilt here from
+        // docent's own count, so it may differ by a token from the engine's.
         _ => match finish_without_final_chunk(&model, &generated, &expected).await {
             Ok(finished) => finished,
             Err(error) => {
