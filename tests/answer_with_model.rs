@@ -507,3 +507,43 @@ async fn serve_guards_keys_limits_and_context() {
     assert!(!log.contains("first-key-7f3a") && !log.contains("second-key-91bc"), "a key was logged");
     assert!(log.contains("rejected a request without a valid API key"), "{log}");
 }
+
+/// Python of the virtual environment that `scripts/setup.sh --test-tools` creates.
+fn test_venv_python() -> std::path::PathBuf {
+    let paths = docent::config::Paths::from_env().expect("cache location is known");
+    let python = paths.cache.join("test-venv/bin/python");
+    assert!(python.is_file(), "{} is missing: run `scripts/setup.sh --test-tools` (make test does)", python.display());
+    python
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn python_openai_client() {
+    let env = env_with_manual();
+    let mut server = Server::start(&env);
+    server.wait_ready(&reqwest::Client::new()).await;
+
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/clients/openai_client.py");
+    let output = std::process::Command::new(test_venv_python())
+        .args([script, &format!("{}/v1", server.base)])
+        .output()
+        .expect("python runs");
+    assert!(output.status.success(), "the openai client failed\n{}", describe(&output));
+    let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+
+    let plain = &report["plain"];
+    assert!(!plain["content"].as_str().unwrap().trim().is_empty(), "{report}");
+    assert!(["stop", "length"].contains(&plain["finish_reason"].as_str().unwrap()), "{report}");
+    assert!(plain["usage"]["completion_tokens"].as_u64().unwrap() <= 8, "{report}");
+    assert_eq!(plain["sources"][0]["doc"], "docs/manual.pdf", "{report}");
+
+    let stream = &report["stream"];
+    assert!(!stream["content"].as_str().unwrap().trim().is_empty(), "{report}");
+    assert_eq!(stream["finish_reasons"].as_array().unwrap().len(), 1, "{report}");
+    assert_eq!(stream["usage_chunks"].as_array().unwrap().len(), 1, "{report}");
+    assert_eq!(stream["usage_chunks"][0], plain["usage"], "same prompt, same greedy answer, same usage: {report}");
+    assert_eq!(stream["sources"][0]["doc"], "docs/manual.pdf", "{report}");
+
+    assert_eq!(report["unknown_model"]["status"], 404, "{report}");
+    assert_eq!(report["unknown_model"]["code"], "model_not_found", "{report}");
+    assert!(report["models"].as_array().unwrap().contains(&json!("docent")), "{report}");
+}
