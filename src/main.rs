@@ -92,9 +92,15 @@ async fn load_engine(paths: &Paths, model_args: &ModelArgs) -> Result<Arc<dyn Ch
 }
 
 /// Logs go to standard error. `RUST_LOG` overrides the defaults: warnings only, plus
-/// docent's own start-up and request logs for `serve`.
+/// docent's own start-up and request logs for `serve`. mistral.rs 0.8.1's GGUF loader warns
+/// about "a mix of GPU and CPU" whenever the CPU is used, even alone, so its warnings are
+/// left out by default.
 fn init_tracing(serving: bool) {
-    let default_filter = if serving { "warn,docent=info" } else { "warn" };
+    let default_filter = if serving {
+        "warn,mistralrs_core::pipeline::gguf=error,docent=info"
+    } else {
+        "warn,mistralrs_core::pipeline::gguf=error"
+    };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_filter));
     let colored = std::io::stderr().is_terminal();
