@@ -119,7 +119,7 @@ impl Assistant {
         options: &AnswerOptions,
     ) -> Result<PendingAnswer, AnswerError> {
         let knowledge_base = Arc::clone(&self.knowledge_base);
-        let query = question.to_string();
+        let query = retrieval_query(history, question);
         let top_k = options.top_k;
         let retrieval_started = std::time::Instant::now();
         let hits = tokio::task::spawn_blocking(move || knowledge_base.search(&query, top_k))
@@ -234,6 +234,21 @@ pub fn build_messages(
     Ok(messages)
 }
 
+/// Questions with at most this many content words are treated as follow-ups.
+const FOLLOW_UP_MAX_TERMS: usize = 4;
+
+/// Returns the text to search for. A short follow-up ("And how do I stop it?") has too few
+/// words of its own to find anything, so the previous question is searched with it.
+fn retrieval_query(history: &[Turn], question: &str) -> String {
+    let Some(previous) = history.last() else {
+        return question.to_string();
+    };
+    if crate::rag::analyzer::content_term_count(&crate::rag::text::normalize(question)) > FOLLOW_UP_MAX_TERMS {
+        return question.to_string();
+    }
+    format!("{} {}", previous.question, question)
+}
+
 /// Merges results from the same document, pages and heading into one source, in rank
 /// order, so that a citation like `[1] manual.pdf, p. 6` is never listed twice.
 fn merge_same_place(hits: Vec<SearchHit>) -> Vec<SearchHit> {
@@ -299,6 +314,15 @@ mod tests {
         let contents: Vec<&str> = messages.iter().map(|message| message.content.as_str()).collect();
         assert_eq!(&contents[1..5], ["q3", "a3", "q4", "a4"]);
         assert!(contents[0].ends_with("Be formal."));
+    }
+
+    #[test]
+    fn short_follow_up_searches_with_previous_question() {
+        let history = [Turn { question: "如何启动 API 服务？".into(), answer: "运行 docent serve。".into() }];
+        assert_eq!(retrieval_query(&history, "And how do I stop it?"), "如何启动 API 服务？ And how do I stop it?");
+        let full = "Which chunk size does ingest use for Markdown files by default?";
+        assert_eq!(retrieval_query(&history, full), full);
+        assert_eq!(retrieval_query(&[], "stop it?"), "stop it?");
     }
 
     #[test]

@@ -2,8 +2,8 @@
 //! Chinese, then lowercasing and English stemming for Latin-script words.
 
 use tantivy::tokenizer::{
-    Language, LowerCaser, RemoveLongFilter, Stemmer, TextAnalyzer, Token, TokenFilter, TokenStream,
-    Tokenizer,
+    Language, LowerCaser, RemoveLongFilter, Stemmer, StopWordFilter, TextAnalyzer, Token, TokenFilter,
+    TokenStream, Tokenizer,
 };
 use tantivy_jieba::JiebaTokenizer;
 
@@ -69,6 +69,16 @@ impl<S: TokenStream> TokenStream for WordFilterStream<S> {
     }
 }
 
+/// Counts the words of a text that carry meaning: segmented like indexed text, without
+/// English stop words (Lucene's list, as tantivy ships it).
+pub fn content_term_count(text: &str) -> usize {
+    let mut builder = TextAnalyzer::builder(JiebaTokenizer::new()).filter(WordFilter).filter(LowerCaser).dynamic();
+    if let Some(stop_words) = StopWordFilter::new(Language::English) {
+        builder = builder.filter_dynamic(stop_words);
+    }
+    terms(&mut builder.build(), text).len()
+}
+
 /// Returns the analyzed terms of a text, in order, duplicates included.
 pub fn terms(analyzer: &mut TextAnalyzer, text: &str) -> Vec<String> {
     let mut stream = analyzer.token_stream(text);
@@ -92,6 +102,12 @@ mod tests {
         assert!(found.contains(&"instal".to_string()), "{found:?}");
         assert!(found.contains(&"packag".to_string()), "{found:?}");
         assert!(!found.iter().any(|term| term.trim().is_empty() || term == "?" || term == "!"), "{found:?}");
+    }
+
+    #[test]
+    fn content_terms_skip_stop_words() {
+        assert_eq!(content_term_count("And how do I stop it?"), 4);
+        assert_eq!(content_term_count("如何停止服务？"), 3);
     }
 
     #[test]
