@@ -234,16 +234,32 @@ pub fn build_messages(
     Ok(messages)
 }
 
-/// Questions with at most this many content words are treated as follow-ups.
-const FOLLOW_UP_MAX_TERMS: usize = 4;
+/// Questions with at most this many content words can be follow-ups.
+const FOLLOW_UP_MAX_TERMS: usize = 6;
 
-/// Returns the text to search for. A short follow-up ("And how do I stop it?") has too few
-/// words of its own to find anything, so the previous question is searched with it.
+/// English words that point back to an earlier turn.
+const REFERRING_WORDS: [&str; 12] = ["it", "its", "this", "that", "these", "those", "they", "them", "there", "then", "also", "and"];
+
+/// Chinese words that point back to an earlier turn; matched as substrings.
+const REFERRING_WORDS_ZH: [&str; 7] = ["它", "这", "那", "其", "该", "此", "还"];
+
+/// Returns the text to search for. A short follow-up that points back ("And how do I stop
+/// it?") has too few words of its own to find anything, so the previous question is
+/// searched with it. A short question that does not point back starts a new topic.
 fn retrieval_query(history: &[Turn], question: &str) -> String {
     let Some(previous) = history.last() else {
         return question.to_string();
     };
-    if crate::rag::analyzer::content_term_count(&crate::rag::text::normalize(question)) > FOLLOW_UP_MAX_TERMS {
+    let normalized = crate::rag::text::normalize(question);
+    if crate::rag::analyzer::content_term_count(&normalized) > FOLLOW_UP_MAX_TERMS {
+        return question.to_string();
+    }
+    let lowercase = normalized.to_lowercase();
+    let points_back = lowercase
+        .split(|c: char| !c.is_alphanumeric())
+        .any(|word| REFERRING_WORDS.contains(&word))
+        || REFERRING_WORDS_ZH.iter().any(|word| normalized.contains(word));
+    if !points_back {
         return question.to_string();
     }
     format!("{} {}", previous.question, question)
@@ -320,8 +336,10 @@ mod tests {
     fn short_follow_up_searches_with_previous_question() {
         let history = [Turn { question: "如何启动 API 服务？".into(), answer: "运行 docent serve。".into() }];
         assert_eq!(retrieval_query(&history, "And how do I stop it?"), "如何启动 API 服务？ And how do I stop it?");
-        let full = "Which chunk size does ingest use for Markdown files by default?";
+        assert_eq!(retrieval_query(&history, "它默认监听哪个地址？"), "如何启动 API 服务？ 它默认监听哪个地址？");
+        let full = "Which chunk size does the ingest command use for Markdown and text files by default?";
         assert_eq!(retrieval_query(&history, full), full);
+        assert_eq!(retrieval_query(&history, "如何导入一个文件夹？"), "如何导入一个文件夹？", "a new topic");
         assert_eq!(retrieval_query(&[], "stop it?"), "stop it?");
     }
 

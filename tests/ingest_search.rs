@@ -259,3 +259,23 @@ fn full_width_text_is_found_and_kept() {
     assert_eq!(top["doc"], "docs/spec.md");
     assert_eq!(top["text"], "接口：ＵＳＢ－Ｃ，电压２２０Ｖ。", "stored text keeps its full-width forms");
 }
+
+#[test]
+fn ingest_json_reports_each_file() {
+    let env = TestEnv::new();
+    env.write("manual.pdf", manual_pdf());
+    env.write("empty.pdf", b"");
+    let output = env.run(&["ingest", "--json", "docs"]);
+    assert!(!output.status.success(), "a failed file still means exit status 1");
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).expect("stdout is one JSON object");
+    assert_eq!(report["kb"], "default");
+    assert_eq!(report["ingested"], 1);
+    assert_eq!(report["failed"], 1);
+    let files = report["files"].as_array().unwrap();
+    let empty = files.iter().find(|file| file["path"] == "docs/empty.pdf").unwrap();
+    assert_eq!(empty["outcome"], "failed");
+    assert_eq!(empty["error"], "file is empty");
+    let manual = files.iter().find(|file| file["path"] == "docs/manual.pdf").unwrap();
+    assert_eq!(manual["outcome"], "ingested");
+    assert_eq!(manual["pages"], 3);
+}

@@ -20,8 +20,7 @@ pub async fn require_api_key(State(state): State<Arc<AppState>>, request: Reques
         .headers()
         .get(AUTHORIZATION)
         .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.strip_prefix("Bearer "))
-        .map(str::trim);
+        .and_then(bearer_token);
     let accepted = presented.is_some_and(|token| state.config.api_keys.iter().any(|key| constant_time_eq(key.as_bytes(), token.as_bytes())));
     if accepted {
         return next.run(request).await;
@@ -43,6 +42,13 @@ pub async fn require_api_key(State(state): State<Arc<AppState>>, request: Reques
     .into_response()
 }
 
+/// Returns the token of an `Authorization: Bearer TOKEN` header; the scheme name is
+/// case-insensitive (RFC 9110, section 11.1).
+fn bearer_token(header: &str) -> Option<&str> {
+    let (scheme, token) = header.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+}
+
 fn constant_time_eq(left: &[u8], right: &[u8]) -> bool {
     if left.len() != right.len() {
         return false;
@@ -53,6 +59,14 @@ fn constant_time_eq(left: &[u8], right: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::constant_time_eq;
+
+    #[test]
+    fn bearer_scheme_is_case_insensitive() {
+        assert_eq!(super::bearer_token("Bearer abc"), Some("abc"));
+        assert_eq!(super::bearer_token("bearer abc "), Some("abc"));
+        assert_eq!(super::bearer_token("Basic abc"), None);
+        assert_eq!(super::bearer_token("Bearer"), None);
+    }
 
     #[test]
     fn key_comparison() {

@@ -137,7 +137,7 @@ pub fn router(state: Arc<AppState>) -> Result<Router> {
         .fallback(route_not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(Arc::clone(&state), auth::require_api_key))
-        .route_layer(axum::middleware::from_fn_with_state(Arc::clone(&state), metrics::track))
+        .layer(axum::middleware::from_fn_with_state(Arc::clone(&state), metrics::track))
         .layer(DefaultBodyLimit::max(state.config.max_body_bytes))
         .layer(TraceLayer::new_for_http());
     if !state.config.cors_origins.is_empty() {
@@ -149,7 +149,10 @@ pub fn router(state: Arc<AppState>) -> Result<Router> {
 async fn route_not_found(uri: axum::http::Uri) -> ApiError {
     ApiError {
         status: axum::http::StatusCode::NOT_FOUND,
-        ..ApiError::invalid_request(format!("No endpoint at `{}`. The API is under /v1; see GET /v1/models.", uri.path()), None)
+        ..ApiError::invalid_request(format!(
+            "No endpoint at `{}`. docent serves /v1/chat/completions, /v1/search, /v1/models, /health and /metrics.",
+            uri.path()
+        ), None)
     }
 }
 

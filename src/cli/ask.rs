@@ -24,6 +24,9 @@ struct AskOutput<'a> {
 struct SourceRef<'a> {
     doc: &'a str,
     pages: &'a [u32],
+    #[serde(skip_serializing_if = "str::is_empty")]
+    heading: &'a str,
+    score: f32,
 }
 
 pub async fn run(assistant: &Assistant, args: &AskArgs, strings: &Strings) -> Result<()> {
@@ -58,7 +61,7 @@ pub async fn run(assistant: &Assistant, args: &AskArgs, strings: &Strings) -> Re
     if args.json {
         let output = AskOutput {
             answer: answer.trim(),
-            sources: pending.sources.iter().map(|source| SourceRef { doc: &source.hit.doc, pages: &source.hit.pages }).collect(),
+            sources: pending.sources.iter().map(|source| SourceRef { doc: &source.hit.doc, pages: &source.hit.pages, heading: &source.hit.heading, score: source.hit.score }).collect(),
             usage,
             finish_reason,
         };
@@ -69,6 +72,10 @@ pub async fn run(assistant: &Assistant, args: &AskArgs, strings: &Strings) -> Re
     println!();
     if finish_reason == FinishReason::Length {
         println!("{}", strings.answer_cut);
+    }
+    if options.top_k == 0 {
+        println!("\n{}", strings.no_retrieval);
+        return Ok(());
     }
     print_sources(&pending.sources, strings);
     Ok(())

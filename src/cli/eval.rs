@@ -3,7 +3,10 @@
 use anyhow::Result;
 
 use crate::config::Paths;
-use crate::rag::eval::{first_hit_rank, load_questions, report, Metrics};
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use crate::rag::eval::{first_hit_rank, load_questions, report, EvalQuestion, Metrics};
 use crate::rag::KnowledgeBase;
 
 use super::EvalArgs;
@@ -14,6 +17,7 @@ const MIN_RESULTS: usize = 10;
 pub fn run(paths: &Paths, kb_name: &str, args: &EvalArgs) -> Result<()> {
     let questions = load_questions(&args.file)?;
     let knowledge_base = KnowledgeBase::open(paths, kb_name)?;
+    warn_about_unknown_documents(&knowledge_base, &questions)?;
 
     let top_k = usize::from(args.top_k);
     let depth = top_k.max(MIN_RESULTS);
@@ -35,6 +39,28 @@ pub fn run(paths: &Paths, kb_name: &str, args: &EvalArgs) -> Result<()> {
     }
     for (name, metrics) in &report.by_kind {
         print_row(&format!("kind={name}"), metrics);
+    }
+    Ok(())
+}
+
+/// Warns when questions name files that are not in the knowledge base: their misses say
+/// nothing about retrieval, and a typo in `doc` would otherwise look like poor search.
+fn warn_about_unknown_documents(knowledge_base: &KnowledgeBase, questions: &[EvalQuestion]) -> Result<()> {
+    let known: BTreeSet<String> = knowledge_base
+        .catalog()?
+        .list()?
+        .iter()
+        .filter_map(|document| Path::new(&document.path).file_name().map(|name| name.to_string_lossy().into_owned()))
+        .collect();
+    let unknown: BTreeSet<&str> =
+        questions.iter().map(|question| question.doc.as_str()).filter(|doc| !known.contains(*doc)).collect();
+    if !unknown.is_empty() {
+        let names: Vec<&str> = unknown.into_iter().collect();
+        eprintln!(
+            "warning: questions name files that are not in knowledge base `{}`, so they count as misses: {}",
+            knowledge_base.name,
+            names.join(", ")
+        );
     }
     Ok(())
 }

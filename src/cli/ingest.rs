@@ -4,7 +4,8 @@ use std::path::Path;
 use std::time::Duration;
 
 use anyhow::{bail, Result};
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use serde::Serialize;
 
 use crate::config::Paths;
 use crate::i18n::Strings;
@@ -39,10 +40,12 @@ pub fn run(paths: &Paths, kb_name: &str, args: &IngestArgs, strings: &Strings) -
         ProgressStyle::with_template("{bar:30} {pos}/{len} files, {elapsed} elapsed, {eta} left  {wide_msg}")
             .expect("progress template is valid"),
     );
+    if args.json {
+        progress.set_draw_target(ProgressDrawTarget::hidden());
+    }
     progress.enable_steady_tick(Duration::from_millis(200));
 
-    let mut failed = 0usize;
-    let mut totals = (0usize, 0usize, 0usize);
+    let mut reports = Vec::new();
     for candidate in candidates {
         let report = match candidate {
             Candidate::Invalid(report) => report,
@@ -51,42 +54,99 @@ pub fn run(paths: &Paths, kb_name: &str, args: &IngestArgs, strings: &Strings) -
                 ingestor.ingest_file(&path)?
             }
         };
-        match report.outcome {
-            Outcome::Ingested { .. } | Outcome::IngestedWithoutText { .. } => totals.0 += 1,
-            Outcome::Unchanged => totals.1 += 1,
-            Outcome::Failed(_) => {
-                totals.2 += 1;
-                failed += 1;
-            }
-            Outcome::Removed => {}
+        if !args.json {
+            let line = outcome_line(&report, strings);
+            progress.suspend(|| println!("{line}"));
         }
-        let line = outcome_line(&report, strings);
-        progress.suspend(|| println!("{line}"));
+        reports.push(report);
         progress.inc(1);
     }
     progress.finish_and_clear();
 
-    let mut removed = 0usize;
     if args.prune {
         for report in ingestor.prune_missing()? {
-            println!("{}", outcome_line(&report, strings));
-            removed += 1;
+            if !args.json {
+                println!("{}", outcome_line(&report, strings));
+            }
+            reports.push(report);
         }
     }
     ingestor.finish()?;
 
-    let mut summary = format!(
-        "{}: {} {}, {} {}, {} {}",
-        knowledge_base.name, totals.0, strings.ingested, totals.1, strings.unchanged, totals.2, strings.failed
-    );
-    if args.prune {
-        summary.push_str(&format!(", {removed} {}", strings.removed));
+    let totals = Totals::count(&reports);
+    if args.json {
+        let files: Vec<FileJson> = reports.iter().map(FileJson::from).collect();
+        let output = IngestJson { kb: &knowledge_base.name, totals: &totals, files };
+        println!("{}", serde_json::to_string(&output)?);
+    } else {
+        let mut summary = format!(
+            "{}: {} {}, {} {}, {} {}",
+            knowledge_base.name, totals.ingested, strings.ingested, totals.unchanged, strings.unchanged, totals.failed, strings.failed
+        );
+        if args.prune {
+            summary.push_str(&format!(", {} {}", totals.removed, strings.removed));
+        }
+        println!("{summary}");
     }
-    println!("{summary}");
-    if failed > 0 {
-        bail!("{failed} file(s) failed; the others were ingested");
+    if totals.failed > 0 {
+        bail!("{} file(s) failed; the others were ingested", totals.failed);
     }
     Ok(())
+}
+
+#[derive(Serialize)]
+struct Totals {
+    ingested: usize,
+    unchanged: usize,
+    failed: usize,
+    removed: usize,
+}
+
+impl Totals {
+    fn count(reports: &[FileReport]) -> Self {
+        let count = |wanted: fn(&Outcome) -> bool| reports.iter().filter(|report| wanted(&report.outcome)).count();
+        Self {
+            ingested: count(|outcome| matches!(outcome, Outcome::Ingested { .. } | Outcome::IngestedWithoutText { .. })),
+            unchanged: count(|outcome| matches!(outcome, Outcome::Unchanged)),
+            failed: count(|outcome| matches!(outcome, Outcome::Failed(_))),
+            removed: count(|outcome| matches!(outcome, Outcome::Removed)),
+        }
+    }
+}
+
+/// `docent ingest --json` output: the totals, then one entry per file.
+#[derive(Serialize)]
+struct IngestJson<'a> {
+    kb: &'a str,
+    #[serde(flatten)]
+    totals: &'a Totals,
+    files: Vec<FileJson<'a>>,
+}
+
+#[derive(Serialize)]
+struct FileJson<'a> {
+    path: &'a str,
+    /// `ingested`, `ingested_without_text`, `unchanged`, `failed` or `removed`.
+    outcome: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pages: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    chunks: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<&'a str>,
+}
+
+impl<'a> From<&'a FileReport> for FileJson<'a> {
+    fn from(report: &'a FileReport) -> Self {
+        let (outcome, pages, chunks, error) = match &report.outcome {
+            Outcome::Ingested { pages, chunks } => ("ingested", Some(*pages), Some(*chunks), None),
+            Outcome::IngestedWithoutText { pages } => ("ingested_without_text", Some(*pages), Some(0), None),
+            Outcome::Unchanged => ("unchanged", None, None, None),
+            Outcome::Failed(reason) => ("failed", None, None, Some(reason.as_str())),
+            Outcome::Removed => ("removed", None, None, None),
+        };
+        Self { path: &report.path, outcome, pages, chunks, error }
+    }
 }
 
 fn has_pdf_extension(path: &Path) -> bool {
@@ -105,6 +165,7 @@ fn outcome_line(report: &FileReport, strings: &Strings) -> String {
         Outcome::Ingested { chunks, .. } => {
             format!("{}: {} ({})", report.path, strings.ingested, strings.chunks.format(u64::from(*chunks)))
         }
+        Outcome::IngestedWithoutText { pages: 0 } => format!("{}: {}", report.path, strings.ingested_empty),
         Outcome::IngestedWithoutText { pages } => {
             format!("{}: {} ({})", report.path, strings.ingested_no_text, strings.pages.format(u64::from(*pages)))
         }

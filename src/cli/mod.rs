@@ -92,6 +92,10 @@ pub struct IngestArgs {
     /// Also remove documents whose files no longer exist, anywhere in the knowledge base
     #[arg(long)]
     pub prune: bool,
+
+    /// Print one JSON object with the totals and each file's outcome instead of text
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -217,7 +221,8 @@ pub struct EvalArgs {
     #[arg(value_name = "FILE.jsonl")]
     pub file: PathBuf,
 
-    /// Results examined per question; MRR counts ranks up to this depth
+    /// MRR counts ranks up to this depth; hit@1, hit@5 and hit@10 always look at the first ten
+    /// results (more are fetched when N is larger)
     #[arg(long, default_value_t = 10, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1000))]
     pub top_k: u16,
 

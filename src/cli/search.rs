@@ -4,6 +4,7 @@ use anyhow::Result;
 use serde::Serialize;
 
 use crate::config::Paths;
+use crate::rag::text::contains_cjk;
 use crate::rag::{KnowledgeBase, SearchHit};
 
 use super::SearchArgs;
@@ -36,8 +37,41 @@ pub fn run(paths: &Paths, kb_name: &str, args: &SearchArgs) -> Result<()> {
         };
         let heading = if hit.heading.is_empty() { String::new() } else { format!(" § {}", hit.heading) };
         println!("{}. {}{pages}{heading}  (score {:.2})", rank + 1, hit.doc, hit.score);
-        let preview: String = hit.text.split_whitespace().collect::<Vec<_>>().join(" ").chars().take(240).collect();
+        let preview: String = join_lines(&hit.text).chars().take(240).collect();
         println!("   {preview}\n");
     }
     Ok(())
+}
+
+/// Joins a passage into one line: a line break between two CJK characters disappears (it is
+/// only where the PDF wrapped the line), any other run of whitespace becomes one space.
+fn join_lines(text: &str) -> String {
+    let mut joined = String::with_capacity(text.len());
+    let mut pending_break = false;
+    for c in text.chars() {
+        if c.is_whitespace() {
+            pending_break = !joined.is_empty();
+            continue;
+        }
+        if pending_break {
+            let previous = joined.chars().last().unwrap_or(' ');
+            if !(contains_cjk(&previous.to_string()) && contains_cjk(&c.to_string())) {
+                joined.push(' ');
+            }
+            pending_break = false;
+        }
+        joined.push(c);
+    }
+    joined
+}
+
+#[cfg(test)]
+mod tests {
+    use super::join_lines;
+
+    #[test]
+    fn join_lines_keeps_cjk_words_whole() {
+        assert_eq!(join_lines("推荐使用标准\n的 QWERTY\n键盘"), "推荐使用标准的 QWERTY 键盘");
+        assert_eq!(join_lines("  two\n\n words  "), "two words");
+    }
 }

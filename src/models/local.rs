@@ -187,27 +187,17 @@ fn text_role(role: Role) -> TextMessageRole {
     }
 }
 
-/// Rebuilds the finish reason and usage of a stream that closed without its final chunk:
-/// the generated text plus the one token whose partial character was dropped.
-async fn finish_without_final_chunk(
-    model: &Model,
-    generated: &str,
-    expected: &ExpectedGeneration,
-) -> Result<(FinishReason, TokenUsage), EngineError> {
-    let text_tokens = model
-        .tokenize(Either::Right(generated.to_string()), None, false, false, None)
-        .await
-        .map_err(|error| EngineError::Generation(format!("could not count the answer's tokens: {error}")))?
-        .len();
-    let completion_tokens = (text_tokens + 1).min(expected.max_tokens);
-    let reason = if completion_tokens >= expected.max_tokens { FinishReason::Length } else { FinishReason::Stop };
-    tracing::debug!(completion_tokens, "the engine closed the stream without a final chunk");
+/// Rebuilds the finish reason and usage of a stream that closed without its final chunk.
+/// That happens only when the last token is part of a character, which in practice means
+/// the answer hit `max_tokens`: an end-of-sequence token or a stop string completes the text.
+fn finish_without_final_chunk(expected: &ExpectedGeneration) -> (FinishReason, TokenUsage) {
+    tracing::debug!(max_tokens = expected.max_tokens, "the engine closed the stream without a final chunk");
     let usage = TokenUsage {
         prompt_tokens: expected.prompt_tokens,
-        completion_tokens,
-        total_tokens: expected.prompt_tokens + completion_tokens,
+        completion_tokens: expected.max_tokens,
+        total_tokens: expected.prompt_tokens + expected.max_tokens,
     };
-    Ok((reason, usage))
+    (FinishReason::Length, usage)
 }
 
 fn build_request(messages: Vec<ChatMessage>, params: &GenerationParams) -> RequestBuilder {
@@ -255,7 +245,6 @@ async fn forward_responses(
 
     let mut finish_reason = None;
     let mut usage = None;
-    let mut generated = String::new();
     while let Some(response) = stream.next().await {
         match response {
             Response::Chunk(chunk) => {
@@ -265,7 +254,6 @@ async fn forward_responses(
                 }
                 for choice in chunk.choices {
                     if let Some(content) = choice.delta.content.filter(|content| !content.is_empty()) {
-                        generated.push_str(&content);
                         if sender.send(Ok(EngineEvent::Delta(content))).await.is_err() {
                             return;
                         }
@@ -317,14 +305,8 @@ async fn forward_responses(
         // the last token ends inside a multi-byte UTF-8 character. This is common for Chinese
         // text cut at max_tokens: `get_delta` returns nothing, so the chunk that would carry
         // both is skipped and the stream just closes. The usage is rebuilt here from
-        // docent's own count, so it may differ by a token from the engine's.
-        _ => match finish_without_final_chunk(&model, &generated, &expected).await {
-            Ok(finished) => finished,
-            Err(error) => {
-                let _ = sender.send(Err(error)).await;
-                return;
-            }
-        },
+        // docent's own prompt count and the token limit.
+        _ => finish_without_final_chunk(&expected),
     };
     let _ = sender.send(Ok(EngineEvent::Finished { reason, usage })).await;
 }

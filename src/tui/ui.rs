@@ -63,6 +63,7 @@ fn conversation_lines(app: &App, strings: &Strings, width: usize) -> Vec<Line<'s
         }
 
         if exchange.state != AnswerState::Retrieving {
+            lines.push(Line::default());
             if exchange.sources.is_empty() {
                 push_wrapped(&mut lines, strings.no_sources, width, Style::new().dim().italic());
             } else {
@@ -165,7 +166,7 @@ mod tests {
             state: AnswerState::Streaming,
             cut_off: false,
         });
-        insta::assert_snapshot!(draw(&app, Language::Zh, 48, 12));
+        insta::assert_snapshot!(draw(&app, Language::Zh, 48, 14));
     }
 
     #[test]
