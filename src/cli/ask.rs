@@ -1,9 +1,11 @@
 //! `docent ask`: one question, the answer streamed to standard output, then its sources.
 
 use std::io::Write;
+use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use futures::StreamExt;
+use indicatif::ProgressBar;
 use serde::Serialize;
 
 use crate::answer::{Assistant, Source};
@@ -35,6 +37,13 @@ pub async fn run(assistant: &Assistant, args: &AskArgs, strings: &Strings) -> Re
         bail!("the question is empty: pass the question as an argument, e.g. docent ask \"How do I reset the pump?\"");
     }
     let options = args.generation.answer_options();
+
+    // The model reads the whole prompt before its first word, which takes seconds on a CPU.
+    // A spinner on standard error says so; it is hidden when stderr is not a terminal.
+    let waiting = if args.json { ProgressBar::hidden() } else { ProgressBar::new_spinner() };
+    waiting.set_message(strings.reading_sources);
+    waiting.enable_steady_tick(Duration::from_millis(120));
+
     let pending = assistant.answer(&[], &question, None, &options).await?;
 
     let mut stdout = std::io::stdout();
@@ -45,6 +54,7 @@ pub async fn run(assistant: &Assistant, args: &AskArgs, strings: &Strings) -> Re
     while let Some(event) = events.next().await {
         match event? {
             EngineEvent::Delta(text) => {
+                waiting.finish_and_clear();
                 if !args.json {
                     stdout.write_all(text.as_bytes())?;
                     stdout.flush()?;
@@ -58,6 +68,7 @@ pub async fn run(assistant: &Assistant, args: &AskArgs, strings: &Strings) -> Re
         }
     }
 
+    waiting.finish_and_clear();
     if args.json {
         let output = AskOutput {
             answer: answer.trim(),
