@@ -54,6 +54,10 @@ fn conversation_lines(app: &App, strings: &Strings, width: usize) -> Vec<Line<'s
                 push_wrapped(&mut lines, &exchange.answer, width, Style::new());
                 push_wrapped(&mut lines, strings.stopped, width, Style::new().dim());
             }
+            // Between the sources and the first word the model reads the prompt, for seconds.
+            AnswerState::Streaming if exchange.answer.is_empty() => {
+                push_wrapped(&mut lines, strings.reading_sources, width, Style::new().dim());
+            }
             AnswerState::Streaming | AnswerState::Done => {
                 push_wrapped(&mut lines, &exchange.answer, width, Style::new());
                 if exchange.cut_off {
@@ -167,6 +171,24 @@ mod tests {
             cut_off: false,
         });
         insta::assert_snapshot!(draw(&app, Language::Zh, 48, 14));
+    }
+
+    #[test]
+    fn waiting_for_first_word_says_so() {
+        let mut app = App::new("default");
+        app.exchanges.push(Exchange {
+            question: "q".into(),
+            answer: String::new(),
+            sources: Vec::new(),
+            state: AnswerState::Streaming,
+            cut_off: false,
+        });
+        let screen = draw(&app, Language::En, 40, 12);
+        assert!(screen.contains("reading the sources…"), "{screen}");
+        app.apply(AnswerEvent::Delta("First".into()));
+        let screen = draw(&app, Language::En, 40, 12);
+        assert!(!screen.contains("reading the sources…"), "{screen}");
+        assert!(screen.contains("First"), "{screen}");
     }
 
     #[test]
