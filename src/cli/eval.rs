@@ -43,7 +43,7 @@ pub fn run(paths: &Paths, kb_name: &str, args: &EvalArgs) -> Result<()> {
     Ok(())
 }
 
-/// Warns when questions name files that are not in the knowledge base: their misses say
+/// Warns when questions name files that are not in the knowledge base. Their misses tell
 /// nothing about retrieval, and a typo in `doc` would otherwise look like poor search.
 fn warn_about_unknown_documents(knowledge_base: &KnowledgeBase, questions: &[EvalQuestion]) -> Result<()> {
     let known: BTreeSet<String> = knowledge_base
