@@ -4,7 +4,7 @@ use anyhow::Result;
 use serde::Serialize;
 
 use crate::config::Paths;
-use crate::rag::text::contains_cjk;
+use crate::rag::text::is_cjk;
 use crate::rag::{KnowledgeBase, SearchHit};
 
 use super::SearchArgs;
@@ -55,7 +55,7 @@ fn join_lines(text: &str) -> String {
         }
         if pending_break {
             let previous = joined.chars().last().unwrap_or(' ');
-            if !(contains_cjk(&previous.to_string()) && contains_cjk(&c.to_string())) {
+            if !(is_cjk(previous) && is_cjk(c)) {
                 joined.push(' ');
             }
             pending_break = false;

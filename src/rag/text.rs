@@ -21,15 +21,18 @@ pub fn normalize(text: &str) -> String {
 
 /// Reports whether the text contains a CJK ideograph, kana or hangul.
 pub fn contains_cjk(text: &str) -> bool {
-    text.chars().any(|c| {
-        matches!(c as u32,
-            0x3040..=0x30FF      // hiragana, katakana
-            | 0x3400..=0x4DBF    // CJK extension A
-            | 0x4E00..=0x9FFF    // CJK unified ideographs
-            | 0xAC00..=0xD7AF    // hangul syllables
-            | 0xF900..=0xFAFF    // CJK compatibility ideographs
-            | 0x20000..=0x2FA1F) // CJK extensions B-F and supplement
-    })
+    text.chars().any(is_cjk)
+}
+
+/// Reports whether the character is a CJK ideograph, kana or hangul.
+pub fn is_cjk(c: char) -> bool {
+    matches!(c as u32,
+        0x3040..=0x30FF      // hiragana, katakana
+        | 0x3400..=0x4DBF    // CJK extension A
+        | 0x4E00..=0x9FFF    // CJK unified ideographs
+        | 0xAC00..=0xD7AF    // hangul syllables
+        | 0xF900..=0xFAFF    // CJK compatibility ideographs
+        | 0x20000..=0x2FA1F) // CJK extensions B-F and supplement
 }
 
 #[cfg(test)]

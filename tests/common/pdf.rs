@@ -1,7 +1,7 @@
 //! Writes small PDFs byte by byte, so that tests control exactly which text is on which
-//! page. Latin text uses the standard Helvetica font; other text uses a Type0 font whose
-//! character ids are Unicode code points and whose ToUnicode map maps them to themselves, which is all a
-//! text extractor needs (no glyphs are embedded, so such text renders blank).
+//! page. Latin text uses the standard Helvetica font. Other text uses a Type0 font whose
+//! character ids are Unicode code points, mapped to themselves by its ToUnicode map. A text
+//! extractor needs nothing more. No glyphs are embedded, so such text renders blank.
 
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
