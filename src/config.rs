@@ -7,6 +7,9 @@ use anyhow::{bail, Context, Result};
 /// File name of the embedded default chat model inside `$DOCENT_CACHE/models`.
 pub const DEFAULT_MODEL_FILE: &str = "SmolLM2-135M-Instruct.Q4_1.gguf";
 
+/// Folder of the default text encoder inside `$DOCENT_CACHE/models`.
+pub const DEFAULT_TEXT_ENCODER_DIR: &str = "all-MiniLM-L6-v2";
+
 /// Name of the knowledge base used when `--kb` is not given.
 pub const DEFAULT_KB: &str = "default";
 
@@ -42,6 +45,20 @@ impl Paths {
     /// Returns the path of the chat model used when neither `--model` nor `DOCENT_MODEL` is set.
     pub fn default_model(&self) -> PathBuf {
         self.cache.join("models").join(DEFAULT_MODEL_FILE)
+    }
+
+    /// Returns the folder of the text encoder used when `--text-encoder` is not given.
+    pub fn default_text_encoder(&self) -> PathBuf {
+        self.cache.join("models").join(DEFAULT_TEXT_ENCODER_DIR)
+    }
+
+    /// Returns the database that caches encoder outputs by content hash, shared by all
+    /// knowledge bases: `DOCENT_VECTOR_CACHE` if set, else `$DOCENT_CACHE/vectors.sqlite3`.
+    pub fn vector_cache(&self) -> PathBuf {
+        match non_empty_env("DOCENT_VECTOR_CACHE") {
+            Some(path) => PathBuf::from(path),
+            None => self.cache.join("vectors.sqlite3"),
+        }
     }
 
     /// Returns `DOCENT_PDFIUM` if set, else the copy of libpdfium that `make setup` caches.

@@ -76,6 +76,8 @@ pub struct Strings {
     pub failed: &'static str,
     pub removed: &'static str,
     pub removed_missing: &'static str,
+    /// Followed by the old path of a renamed file.
+    pub renamed_from: &'static str,
     pub pages: Counted,
     pub chunks: Counted,
 }
@@ -118,6 +120,7 @@ static EN: Strings = Strings {
     failed: "failed",
     removed: "removed",
     removed_missing: "removed (the file no longer exists)",
+    renamed_from: "renamed from",
     pages: Counted { one: "page", other: "pages" },
     chunks: Counted { one: "chunk", other: "chunks" },
 };
@@ -146,6 +149,7 @@ static ZH: Strings = Strings {
     failed: "失败",
     removed: "已移除",
     removed_missing: "已移除（文件已不存在）",
+    renamed_from: "已重命名，原路径",
     pages: Counted { one: "页", other: "页" },
     chunks: Counted { one: "段", other: "段" },
 };

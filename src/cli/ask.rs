@@ -31,12 +31,18 @@ struct SourceRef<'a> {
     score: f32,
 }
 
-pub async fn run(assistant: &Assistant, args: &AskArgs, strings: &Strings) -> Result<()> {
+pub async fn run(
+    assistant: &Assistant,
+    args: &AskArgs,
+    json_schema: Option<serde_json::Value>,
+    strings: &Strings,
+) -> Result<()> {
     let question = args.question.join(" ");
     if question.trim().is_empty() {
         bail!("the question is empty: pass the question as an argument, e.g. docent ask \"How do I reset the pump?\"");
     }
-    let options = args.generation.answer_options();
+    let mut options = args.generation.answer_options();
+    options.generation.json_schema = json_schema;
 
     // The model reads the whole prompt before its first word, which takes seconds on a CPU.
     // A spinner on standard error says so; it is hidden when stderr is not a terminal.

@@ -21,9 +21,10 @@ pub fn run(paths: &Paths, kb_name: &str, args: &EvalArgs) -> Result<()> {
 
     let top_k = usize::from(args.top_k);
     let depth = top_k.max(MIN_RESULTS);
+    let options = args.retrieval.search_options();
     let mut ranks = Vec::with_capacity(questions.len());
     for question in &questions {
-        let hits = knowledge_base.search(&question.question, depth)?;
+        let hits = knowledge_base.search_with(&question.question, depth, &options)?;
         ranks.push(first_hit_rank(question, &hits));
     }
     let report = report(&questions, &ranks, top_k);

@@ -1,6 +1,7 @@
 //! `docent ingest`: per-file outcome lines and a progress bar on a terminal.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{bail, Result};
@@ -11,8 +12,9 @@ use crate::config::Paths;
 use crate::i18n::Strings;
 use crate::rag::chunk::ChunkingOptions;
 use crate::rag::extract::check_pdfium;
-use crate::rag::ingest::{collect_candidates, Candidate, FileReport, IngestOptions, Ingestor, Outcome};
-use crate::rag::KnowledgeBase;
+use crate::rag::embed::TextEncoder;
+use crate::rag::ingest::{collect_candidates, Candidate, FileReport, IngestOptions, Ingestor, Outcome, Progress};
+use crate::rag::{load_text_encoder, KnowledgeBase};
 
 use super::IngestArgs;
 
@@ -29,9 +31,12 @@ pub fn run(paths: &Paths, kb_name: &str, args: &IngestArgs, strings: &Strings) -
     }
 
     let knowledge_base = KnowledgeBase::open_or_create(paths, kb_name)?;
+    let text_encoder = resolve_text_encoder(paths, &knowledge_base, args.text_encoder.as_deref(), usize::from(args.encoder_max_tokens), args.json)?;
     let options = IngestOptions {
         chunking: ChunkingOptions { max_chars: args.chunk_chars, overlap_chars: args.chunk_overlap },
         pdfium_library,
+        text_encoder,
+        vector_cache: paths.vector_cache(),
     };
     let mut ingestor = Ingestor::new(&knowledge_base, options)?;
 
@@ -50,8 +55,20 @@ pub fn run(paths: &Paths, kb_name: &str, args: &IngestArgs, strings: &Strings) -
         let report = match candidate {
             Candidate::Invalid(report) => report,
             Candidate::File(path) => {
-                progress.set_message(path.display().to_string());
-                ingestor.ingest_file(&path)?
+                let shown = path.display().to_string();
+                progress.set_message(shown.clone());
+                let mut chunk_count = 0;
+                let mut encoded = 0;
+                ingestor.ingest_file(&path, |step| match step {
+                    Progress::Extracted { pages, chunks } => {
+                        chunk_count = chunks;
+                        progress.set_message(format!("{shown}: {pages} pages"));
+                    }
+                    Progress::Encoded(done) => {
+                        encoded += done;
+                        progress.set_message(format!("{shown}: vectors {encoded}/{chunk_count}"));
+                    }
+                })?
             }
         };
         if !args.json {
@@ -106,7 +123,9 @@ impl Totals {
     fn count(reports: &[FileReport]) -> Self {
         let count = |wanted: fn(&Outcome) -> bool| reports.iter().filter(|report| wanted(&report.outcome)).count();
         Self {
-            ingested: count(|outcome| matches!(outcome, Outcome::Ingested { .. } | Outcome::IngestedWithoutText { .. })),
+            ingested: count(|outcome| {
+                matches!(outcome, Outcome::Ingested { .. } | Outcome::Renamed { .. } | Outcome::IngestedWithoutText { .. })
+            }),
             unchanged: count(|outcome| matches!(outcome, Outcome::Unchanged)),
             failed: count(|outcome| matches!(outcome, Outcome::Failed(_))),
             removed: count(|outcome| matches!(outcome, Outcome::Removed)),
@@ -126,8 +145,10 @@ struct IngestJson<'a> {
 #[derive(Serialize)]
 struct FileJson<'a> {
     path: &'a str,
-    /// `ingested`, `ingested_without_text`, `unchanged`, `failed` or `removed`.
+    /// `ingested`, `renamed`, `ingested_without_text`, `unchanged`, `failed` or `removed`.
     outcome: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    renamed_from: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pages: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -138,15 +159,53 @@ struct FileJson<'a> {
 
 impl<'a> From<&'a FileReport> for FileJson<'a> {
     fn from(report: &'a FileReport) -> Self {
+        let renamed_from = match &report.outcome {
+            Outcome::Renamed { from, .. } => Some(from.as_str()),
+            _ => None,
+        };
         let (outcome, pages, chunks, error) = match &report.outcome {
             Outcome::Ingested { pages, chunks } => ("ingested", Some(*pages), Some(*chunks), None),
+            Outcome::Renamed { pages, chunks, .. } => ("renamed", Some(*pages), Some(*chunks), None),
             Outcome::IngestedWithoutText { pages } => ("ingested_without_text", Some(*pages), Some(0), None),
             Outcome::Unchanged => ("unchanged", None, None, None),
             Outcome::Failed(reason) => ("failed", None, None, Some(reason.as_str())),
             Outcome::Removed => ("removed", None, None, None),
         };
-        Self { path: &report.path, outcome, pages, chunks, error }
+        Self { path: &report.path, outcome, renamed_from, pages, chunks, error }
     }
+}
+
+/// Picks the text encoder: `--text-encoder` (`none` turns vectors off), else the one the
+/// knowledge base records, else the cached default if `make setup` installed it.
+fn resolve_text_encoder(
+    paths: &Paths,
+    knowledge_base: &KnowledgeBase,
+    requested: Option<&str>,
+    max_tokens: usize,
+    quiet: bool,
+) -> Result<Option<(Arc<dyn TextEncoder>, PathBuf)>> {
+    let dir = match requested {
+        Some("none") => return Ok(None),
+        Some(dir) => PathBuf::from(dir),
+        None => match knowledge_base.recorded_text_encoder()? {
+            Some((_, dir)) => dir,
+            None => {
+                let default = paths.default_text_encoder();
+                if !default.is_dir() {
+                    if !quiet {
+                        eprintln!(
+                            "note: no text encoder at `{}` (run `make setup`): indexing full text only",
+                            default.display()
+                        );
+                    }
+                    return Ok(None);
+                }
+                default
+            }
+        },
+    };
+    let encoder = load_text_encoder(&dir, Some(max_tokens))?;
+    Ok(Some((encoder, dir)))
 }
 
 fn has_pdf_extension(path: &Path) -> bool {
@@ -165,6 +224,13 @@ fn outcome_line(report: &FileReport, strings: &Strings) -> String {
         Outcome::Ingested { chunks, .. } => {
             format!("{}: {} ({})", report.path, strings.ingested, strings.chunks.format(u64::from(*chunks)))
         }
+        Outcome::Renamed { from, pages, chunks } => format!(
+            "{}: {} {from} ({}, {})",
+            report.path,
+            strings.renamed_from,
+            strings.pages.format(u64::from(*pages)),
+            strings.chunks.format(u64::from(*chunks))
+        ),
         Outcome::IngestedWithoutText { pages: 0 } => format!("{}: {}", report.path, strings.ingested_empty),
         Outcome::IngestedWithoutText { pages } => {
             format!("{}: {} ({})", report.path, strings.ingested_no_text, strings.pages.format(u64::from(*pages)))

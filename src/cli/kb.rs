@@ -27,6 +27,9 @@ struct Stats {
     failed: usize,
     pages: u64,
     chunks: u64,
+    vectors: u64,
+    /// The text encoder that made the vectors; `null` for a full-text-only knowledge base.
+    text_encoder: Option<String>,
     bytes: u64,
     failed_files: Vec<FailedFile>,
 }
@@ -64,6 +67,8 @@ fn stats(paths: &Paths, kb_name: &str, json: bool) -> Result<()> {
         failed: count(DocumentStatus::Failed),
         pages: documents.iter().map(|document| u64::from(document.pages)).sum(),
         chunks: knowledge_base.index().chunk_count(),
+        vectors: knowledge_base.vector_count()?,
+        text_encoder: knowledge_base.recorded_text_encoder()?.map(|(id, _)| id),
         bytes: documents.iter().map(|document| document.size).sum(),
         failed_files: documents
             .iter()
@@ -84,6 +89,10 @@ fn stats(paths: &Paths, kb_name: &str, json: bool) -> Result<()> {
     println!("documents:      {} ({} ready, {} without text, {} failed)", stats.documents, stats.ready, stats.without_text, stats.failed);
     println!("pages:          {}", stats.pages);
     println!("chunks:         {}", stats.chunks);
+    match &stats.text_encoder {
+        Some(encoder) => println!("vectors:        {} ({encoder})", stats.vectors),
+        None => println!("vectors:        none (full text only)"),
+    }
     println!("source bytes:   {}", stats.bytes);
     for failed in &stats.failed_files {
         println!("failed: {}: {}", failed.path, failed.error);

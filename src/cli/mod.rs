@@ -96,6 +96,62 @@ pub struct IngestArgs {
     /// Print one JSON object with the totals and each file's outcome instead of text
     #[arg(long)]
     pub json: bool,
+
+    /// Folder of the sentence encoder for dense vectors (config.json, tokenizer.json,
+    /// model.safetensors), or `none` for full text only [default: the encoder the knowledge
+    /// base already uses, else the cached all-MiniLM-L6-v2]
+    #[arg(long, env = "DOCENT_TEXT_ENCODER", value_name = "DIR")]
+    pub text_encoder: Option<String>,
+
+    /// Tokens of each chunk the text encoder reads, within the model's own limit; the rest
+    /// counts for full-text search only. Encoding time grows with it
+    #[arg(long, default_value_t = 128, value_name = "N", value_parser = clap::value_parser!(u16).range(16..=8192))]
+    pub encoder_max_tokens: u16,
+}
+
+/// Which retrievers run and how their rankings are fused.
+#[derive(Debug, Clone, Args)]
+pub struct RetrievalArgs {
+    /// Retrievers to run: `hybrid` (full text and dense, fused), `full-text` or `dense`
+    #[arg(long, value_enum, default_value_t = RetrieverChoice::Hybrid)]
+    pub retriever: RetrieverChoice,
+
+    /// Reciprocal rank fusion constant k: rank r of a retriever adds weight / (k + r)
+    #[arg(long, default_value_t = 60.0, value_name = "K")]
+    pub rrf_k: f32,
+
+    /// Weight of the full-text ranking in the fusion
+    #[arg(long, default_value_t = 1.0, value_name = "W")]
+    pub full_text_weight: f32,
+
+    /// Weight of the dense ranking in the fusion
+    #[arg(long, default_value_t = 1.0, value_name = "W")]
+    pub dense_weight: f32,
+
+    /// Minimum cosine similarity of a dense result; less similar passages are dropped
+    #[arg(long, default_value_t = 0.3, value_name = "S")]
+    pub min_similarity: f32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum RetrieverChoice {
+    Hybrid,
+    FullText,
+    Dense,
+}
+
+impl RetrievalArgs {
+    pub fn search_options(&self) -> crate::rag::SearchOptions {
+        crate::rag::SearchOptions {
+            full_text: self.retriever != RetrieverChoice::Dense,
+            dense: self.retriever != RetrieverChoice::FullText,
+            rrf_k: self.rrf_k,
+            full_text_weight: self.full_text_weight,
+            dense_weight: self.dense_weight,
+            min_similarity: self.min_similarity,
+            ..Default::default()
+        }
+    }
 }
 
 #[derive(Debug, Args)]
@@ -111,6 +167,9 @@ pub struct SearchArgs {
     /// Print one JSON object instead of text
     #[arg(long)]
     pub json: bool,
+
+    #[command(flatten)]
+    pub retrieval: RetrievalArgs,
 }
 
 /// The engine that generates answers.
@@ -164,8 +223,28 @@ pub struct AskArgs {
     #[arg(long)]
     pub json: bool,
 
+    /// JSON Schema file: the answer is generated as JSON matching it
+    #[arg(long, value_name = "FILE")]
+    pub schema: Option<PathBuf>,
+
     #[command(flatten)]
     pub generation: GenerationArgs,
+}
+
+impl AskArgs {
+    /// Reads `--schema`, if given, and checks that it is a JSON object.
+    pub fn json_schema(&self) -> anyhow::Result<Option<serde_json::Value>> {
+        use anyhow::Context;
+
+        let Some(path) = &self.schema else {
+            return Ok(None);
+        };
+        let text = std::fs::read_to_string(path).with_context(|| format!("could not read the schema `{}`", path.display()))?;
+        let schema: serde_json::Value =
+            serde_json::from_str(&text).with_context(|| format!("the schema `{}` is not valid JSON", path.display()))?;
+        anyhow::ensure!(schema.is_object(), "the schema `{}` must be a JSON object", path.display());
+        Ok(Some(schema))
+    }
 }
 
 #[derive(Debug, Args)]
@@ -229,6 +308,9 @@ pub struct EvalArgs {
     /// Print one JSON object instead of a table
     #[arg(long)]
     pub json: bool,
+
+    #[command(flatten)]
+    pub retrieval: RetrievalArgs,
 }
 
 impl ServeArgs {

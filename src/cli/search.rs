@@ -17,7 +17,7 @@ struct SearchOutput<'a> {
 pub fn run(paths: &Paths, kb_name: &str, args: &SearchArgs) -> Result<()> {
     let knowledge_base = KnowledgeBase::open(paths, kb_name)?;
     let query = args.query.join(" ");
-    let hits = knowledge_base.search(&query, usize::from(args.top_k))?;
+    let hits = knowledge_base.search_with(&query, usize::from(args.top_k), &args.retrieval.search_options())?;
 
     if args.json {
         println!("{}", serde_json::to_string(&SearchOutput { results: &hits })?);

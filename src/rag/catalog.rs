@@ -1,5 +1,6 @@
 //! The catalog: one SQLite row per ingested file, used to skip unchanged files and to
-//! remember why a file failed.
+//! remember why a file failed, plus the dense vectors of every chunk and the knowledge
+//! base's settings.
 
 use std::path::Path;
 
@@ -51,6 +52,8 @@ pub struct DocumentRecord {
     pub chunks: u32,
 }
 
+const VECTOR_GENERATION_KEY: &str = "vector_generation";
+
 pub struct Catalog {
     connection: Connection,
 }
@@ -74,6 +77,16 @@ impl Catalog {
                      pages INTEGER NOT NULL,
                      chunks INTEGER NOT NULL,
                      updated_at INTEGER NOT NULL
+                 );
+                 CREATE TABLE IF NOT EXISTS chunk_vectors (
+                     doc_id TEXT NOT NULL,
+                     ordinal INTEGER NOT NULL,
+                     vector BLOB NOT NULL,
+                     PRIMARY KEY (doc_id, ordinal)
+                 ) WITHOUT ROWID;
+                 CREATE TABLE IF NOT EXISTS settings (
+                     key TEXT PRIMARY KEY,
+                     value TEXT NOT NULL
                  );",
             )
             .with_context(|| format!("could not set up the catalog `{}`", path.display()))?;
@@ -91,41 +104,111 @@ impl Catalog {
             .context("could not read the catalog")
     }
 
+    /// Lists the documents whose file had this content.
+    pub fn find_by_sha256(&self, sha256: &str) -> Result<Vec<DocumentRecord>> {
+        let mut statement = self.connection.prepare(
+            "SELECT id, path, sha256, size, kind, status, error, pages, chunks FROM documents WHERE sha256 = ?1",
+        )?;
+        let rows = statement.query_map(params![sha256], read_record)?;
+        rows.collect::<Result<Vec<_>, _>>().context("could not read the catalog")
+    }
+
+    /// Writes a document's row and, when `vectors` is given, replaces its chunk vectors
+    /// (one per chunk, in chunk order), all in one transaction. `replaces` names a document
+    /// to remove in the same transaction: the old path of a renamed file.
+    pub fn commit_document(
+        &mut self,
+        record: &DocumentRecord,
+        vectors: Option<&[Vec<f32>]>,
+        replaces: Option<&str>,
+    ) -> Result<()> {
+        let transaction = self.connection.transaction().context("could not write the catalog")?;
+        if let Some(old_id) = replaces {
+            if transaction.execute("DELETE FROM chunk_vectors WHERE doc_id = ?1", params![old_id])? > 0 {
+                bump_vector_generation(&transaction)?;
+            }
+            transaction.execute("DELETE FROM documents WHERE id = ?1", params![old_id])?;
+        }
+        if let Some(vectors) = vectors {
+            transaction.execute("DELETE FROM chunk_vectors WHERE doc_id = ?1", params![record.id])?;
+            let mut insert =
+                transaction.prepare("INSERT INTO chunk_vectors (doc_id, ordinal, vector) VALUES (?1, ?2, ?3)")?;
+            for (ordinal, vector) in vectors.iter().enumerate() {
+                insert.execute(params![record.id, ordinal as i64, vector_to_bytes(vector)])?;
+            }
+            drop(insert);
+            bump_vector_generation(&transaction)?;
+        }
+        upsert_record(&transaction, record)?;
+        transaction.commit().context("could not write the catalog")
+    }
+
     pub fn upsert(&self, record: &DocumentRecord) -> Result<()> {
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|elapsed| elapsed.as_secs() as i64)
-            .unwrap_or_default();
+        upsert_record(&self.connection, record)
+    }
+
+    /// Returns a knowledge base setting, such as the text encoder its vectors came from.
+    pub fn setting(&self, key: &str) -> Result<Option<String>> {
+        self.connection
+            .query_row("SELECT value FROM settings WHERE key = ?1", params![key], |row| row.get(0))
+            .optional()
+            .context("could not read the catalog")
+    }
+
+    pub fn set_setting(&self, key: &str, value: &str) -> Result<()> {
         self.connection
             .execute(
-                "INSERT INTO documents (id, path, sha256, size, kind, status, error, pages, chunks, updated_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
-                 ON CONFLICT(id) DO UPDATE SET
-                     path = excluded.path, sha256 = excluded.sha256, size = excluded.size,
-                     kind = excluded.kind, status = excluded.status, error = excluded.error,
-                     pages = excluded.pages, chunks = excluded.chunks, updated_at = excluded.updated_at",
-                params![
-                    record.id,
-                    record.path,
-                    record.sha256,
-                    record.size as i64,
-                    record.kind,
-                    record.status.as_str(),
-                    record.error,
-                    record.pages,
-                    record.chunks,
-                    now
-                ],
+                "INSERT INTO settings (key, value) VALUES (?1, ?2)
+                 ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                params![key, value],
             )
             .context("could not write the catalog")?;
         Ok(())
     }
 
-    pub fn delete(&self, id: &str) -> Result<()> {
-        self.connection
-            .execute("DELETE FROM documents WHERE id = ?1", params![id])
-            .context("could not write the catalog")?;
-        Ok(())
+    /// Returns a number that changes whenever chunk vectors are added or removed, so that
+    /// readers know when to rebuild their vector index.
+    pub fn vector_generation(&self) -> Result<i64> {
+        Ok(self
+            .setting(VECTOR_GENERATION_KEY)?
+            .and_then(|value| value.parse().ok())
+            .unwrap_or(0))
+    }
+
+    /// Loads every chunk vector as (document id, chunk ordinal, vector).
+    pub fn load_vectors(&self) -> Result<Vec<(String, u32, Vec<f32>)>> {
+        let mut statement = self.connection.prepare("SELECT doc_id, ordinal, vector FROM chunk_vectors")?;
+        let rows = statement.query_map([], |row| {
+            let bytes: Vec<u8> = row.get(2)?;
+            Ok((row.get(0)?, row.get(1)?, vector_from_bytes(&bytes)))
+        })?;
+        rows.collect::<Result<Vec<_>, _>>().context("could not read the catalog")
+    }
+
+    pub fn document_vector_count(&self, id: &str) -> Result<u64> {
+        let count: i64 = self
+            .connection
+            .query_row("SELECT COUNT(*) FROM chunk_vectors WHERE doc_id = ?1", params![id], |row| row.get(0))
+            .context("could not read the catalog")?;
+        Ok(count as u64)
+    }
+
+    pub fn vector_count(&self) -> Result<u64> {
+        let count: i64 = self
+            .connection
+            .query_row("SELECT COUNT(*) FROM chunk_vectors", [], |row| row.get(0))
+            .context("could not read the catalog")?;
+        Ok(count as u64)
+    }
+    /// Removes a document's row and its chunk vectors.
+    pub fn delete(&mut self, id: &str) -> Result<()> {
+        let transaction = self.connection.transaction().context("could not write the catalog")?;
+        let removed = transaction.execute("DELETE FROM chunk_vectors WHERE doc_id = ?1", params![id])?;
+        if removed > 0 {
+            bump_vector_generation(&transaction)?;
+        }
+        transaction.execute("DELETE FROM documents WHERE id = ?1", params![id])?;
+        transaction.commit().context("could not write the catalog")
     }
 
     /// Lists every document, ordered by path.
@@ -136,6 +219,57 @@ impl Catalog {
         let rows = statement.query_map([], read_record)?;
         rows.collect::<Result<Vec<_>, _>>().context("could not read the catalog")
     }
+}
+
+fn upsert_record(connection: &Connection, record: &DocumentRecord) -> Result<()> {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|elapsed| elapsed.as_secs() as i64)
+        .unwrap_or_default();
+    connection
+        .execute(
+            "INSERT INTO documents (id, path, sha256, size, kind, status, error, pages, chunks, updated_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+             ON CONFLICT(id) DO UPDATE SET
+                 path = excluded.path, sha256 = excluded.sha256, size = excluded.size,
+                 kind = excluded.kind, status = excluded.status, error = excluded.error,
+                 pages = excluded.pages, chunks = excluded.chunks, updated_at = excluded.updated_at",
+            params![
+                record.id,
+                record.path,
+                record.sha256,
+                record.size as i64,
+                record.kind,
+                record.status.as_str(),
+                record.error,
+                record.pages,
+                record.chunks,
+                now
+            ],
+        )
+        .context("could not write the catalog")?;
+    Ok(())
+}
+
+fn bump_vector_generation(connection: &Connection) -> rusqlite::Result<()> {
+    connection.execute(
+        "INSERT INTO settings (key, value) VALUES (?1, '1')
+         ON CONFLICT(key) DO UPDATE SET value = CAST(CAST(value AS INTEGER) + 1 AS TEXT)",
+        params![VECTOR_GENERATION_KEY],
+    )?;
+    Ok(())
+}
+
+/// Encodes a vector as little-endian f32 bytes, the catalog's and cache's BLOB format.
+pub fn vector_to_bytes(vector: &[f32]) -> Vec<u8> {
+    vector.iter().flat_map(|value| value.to_le_bytes()).collect()
+}
+
+pub fn vector_from_bytes(bytes: &[u8]) -> Vec<f32> {
+    bytes
+        .chunks_exact(4)
+        .map(|value| f32::from_le_bytes([value[0], value[1], value[2], value[3]]))
+        .collect()
 }
 
 fn read_record(row: &rusqlite::Row<'_>) -> rusqlite::Result<DocumentRecord> {

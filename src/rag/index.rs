@@ -7,12 +7,13 @@ use serde::Serialize;
 use tantivy::collector::TopDocs;
 use tantivy::query::{BooleanQuery, BoostQuery, Occur, Query, TermQuery};
 use tantivy::schema::{
-    Field, IndexRecordOption, Schema, TextFieldIndexing, TextOptions, Value, STORED, STRING,
+    Field, IndexRecordOption, Schema, TextFieldIndexing, TextOptions, Value, INDEXED, STORED, STRING,
 };
 use tantivy::{doc, Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term};
 
 use super::analyzer::{build_analyzer, terms, ANALYZER_NAME};
 use super::chunk::Chunk;
+use super::dense::ChunkKey;
 use super::text::normalize;
 
 /// Memory the index writer may buffer before flushing a segment.
@@ -33,7 +34,18 @@ pub enum HitKind {
     Text,
 }
 
-/// One search result, as printed by `docent search --json`.
+/// A retriever that found a result.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Retriever {
+    /// BM25 over the tantivy index.
+    FullText,
+    /// Nearest neighbours of the query's text vector.
+    Dense,
+}
+
+/// One search result, as printed by `docent search --json`. `score` is the retriever's own
+/// score for a single retriever and the fused score when several ran.
 #[derive(Debug, Clone, Serialize)]
 pub struct SearchHit {
     pub kind: HitKind,
@@ -43,11 +55,15 @@ pub struct SearchHit {
     pub text: String,
     #[serde(skip_serializing_if = "String::is_empty")]
     pub heading: String,
+    pub retrievers: Vec<Retriever>,
+    #[serde(skip)]
+    pub key: ChunkKey,
 }
 
 #[derive(Clone, Copy)]
 struct Fields {
     doc_id: Field,
+    ordinal: Field,
     doc: Field,
     pages: Field,
     heading: Field,
@@ -93,6 +109,7 @@ impl TextIndex {
         });
         let fields = Fields {
             doc_id: field("doc_id")?,
+            ordinal: field("ordinal")?,
             doc: field("doc")?,
             pages: field("pages")?,
             heading: field("heading")?,
@@ -126,9 +143,10 @@ impl TextIndex {
     /// Queues the chunks of a document; they become searchable at the next commit.
     pub fn add_chunks(&self, writer: &IndexWriter, doc_id: &str, display_path: &str, chunks: &[Chunk]) -> Result<()> {
         let fields = self.fields;
-        for chunk in chunks {
+        for (ordinal, chunk) in chunks.iter().enumerate() {
             let mut document = doc!(
                 fields.doc_id => doc_id,
+                fields.ordinal => ordinal as u64,
                 fields.doc => display_path,
                 fields.heading => chunk.heading.as_str(),
                 fields.text => chunk.text.as_str(),
@@ -182,12 +200,32 @@ impl TextIndex {
         let mut hits = Vec::with_capacity(top_docs.len());
         for (score, address) in top_docs {
             let document: TantivyDocument = searcher.doc(address).context("could not read a stored chunk")?;
-            hits.push(self.to_hit(&document, score));
+            hits.push(self.to_hit(&document, score, Retriever::FullText));
         }
         Ok(hits)
     }
 
-    fn to_hit(&self, document: &TantivyDocument, score: f32) -> SearchHit {
+    /// Reads one chunk by its key, for results that another retriever found; `None` if the
+    /// chunk is gone (its document was re-ingested or removed since).
+    pub fn chunk(&self, key: &ChunkKey, score: f32, retriever: Retriever) -> Result<Option<SearchHit>> {
+        let doc_term = Term::from_field_text(self.fields.doc_id, &key.doc_id);
+        let ordinal_term = Term::from_field_u64(self.fields.ordinal, u64::from(key.ordinal));
+        let query = BooleanQuery::new(vec![
+            (Occur::Must, Box::new(TermQuery::new(doc_term, IndexRecordOption::Basic)) as Box<dyn Query>),
+            (Occur::Must, Box::new(TermQuery::new(ordinal_term, IndexRecordOption::Basic))),
+        ]);
+        let searcher = self.reader.searcher();
+        let found = searcher
+            .search(&query, &TopDocs::with_limit(1).order_by_score())
+            .context("chunk lookup failed")?;
+        let Some((_, address)) = found.into_iter().next() else {
+            return Ok(None);
+        };
+        let document: TantivyDocument = searcher.doc(address).context("could not read a stored chunk")?;
+        Ok(Some(self.to_hit(&document, score, retriever)))
+    }
+
+    fn to_hit(&self, document: &TantivyDocument, score: f32, retriever: Retriever) -> SearchHit {
         let text_of = |field: Field| {
             document.get_first(field).and_then(|value| value.as_str()).unwrap_or_default().to_string()
         };
@@ -196,6 +234,7 @@ impl TextIndex {
             .filter_map(|value| value.as_u64())
             .map(|page| page as u32)
             .collect();
+        let ordinal = document.get_first(self.fields.ordinal).and_then(|value| value.as_u64()).unwrap_or_default();
         SearchHit {
             kind: HitKind::Text,
             doc: text_of(self.fields.doc),
@@ -203,6 +242,8 @@ impl TextIndex {
             score,
             text: text_of(self.fields.text),
             heading: text_of(self.fields.heading),
+            retrievers: vec![retriever],
+            key: ChunkKey { doc_id: text_of(self.fields.doc_id), ordinal: ordinal as u32 },
         }
     }
 
@@ -214,7 +255,9 @@ impl TextIndex {
 
 fn schema() -> Schema {
     let mut builder = Schema::builder();
-    builder.add_text_field("doc_id", STRING);
+    builder.add_text_field("doc_id", STRING | STORED);
+    // Position of the chunk in its document, which keys its vector in the catalog.
+    builder.add_u64_field("ordinal", INDEXED | STORED);
     builder.add_text_field("doc", STORED);
     builder.add_u64_field("pages", STORED);
     // The analyzed fields index the NFKC-folded text; `heading` and `text` store it as

@@ -1,32 +1,52 @@
 //! Ingest: find files, skip unchanged ones, extract, chunk and index the rest.
 //!
-//! Each file is committed to the index on its own, and its catalog row is written only
-//! after that commit. A crash in between leaves a row with an old hash (or none), so the
-//! next run indexes the file again, deleting its chunks first: never duplicates.
+//! Each file is committed to the index on its own, and its catalog row and chunk vectors
+//! are written in one transaction only after that commit. A crash in between leaves a row
+//! with an old hash (or none), so the next run indexes the file again, deleting its chunks
+//! first: never duplicates.
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use sha2::{Digest, Sha256};
 use tantivy::IndexWriter;
 use walkdir::WalkDir;
 
 use super::catalog::{Catalog, DocumentRecord, DocumentStatus};
-use super::chunk::{chunk_document, ChunkingOptions};
+use super::chunk::{chunk_document, Chunk, ChunkingOptions};
+use super::embed::TextEncoder;
 use super::extract::{extract, DocumentKind};
-use super::knowledge_base::KnowledgeBase;
+use super::knowledge_base::{KnowledgeBase, TEXT_ENCODER_PATH_SETTING, TEXT_ENCODER_SETTING};
+use super::vector_cache::VectorCache;
 
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct IngestOptions {
     pub chunking: ChunkingOptions,
     pub pdfium_library: PathBuf,
+    /// Encoder for chunk vectors and the folder it came from; `None` indexes full text only.
+    pub text_encoder: Option<(Arc<dyn TextEncoder>, PathBuf)>,
+    /// Cache of encoder outputs by text hash.
+    pub vector_cache: PathBuf,
+}
+
+/// Progress of the file being ingested, for a progress display.
+#[derive(Debug, Clone, Copy)]
+pub enum Progress {
+    /// Text extracted and chunked: this many pages and chunks.
+    Extracted { pages: u32, chunks: u32 },
+    /// This many more chunks have their vectors.
+    Encoded(usize),
 }
 
 /// Result of ingesting one file.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Outcome {
     Ingested { pages: u32, chunks: u32 },
+    /// Ingested under a new path; the document at the old path, whose file is gone and had
+    /// the same content, was removed.
+    Renamed { from: String, pages: u32, chunks: u32 },
     /// Ingested, but no page had extractable text.
     IngestedWithoutText { pages: u32 },
     Unchanged,
@@ -95,20 +115,48 @@ pub struct Ingestor<'a> {
     knowledge_base: &'a KnowledgeBase,
     catalog: Catalog,
     writer: IndexWriter,
+    vector_cache: Option<VectorCache>,
     options: IngestOptions,
 }
 
 impl<'a> Ingestor<'a> {
+    /// Takes the knowledge base's writer lock. With a text encoder, checks that the
+    /// knowledge base's vectors come from the same encoder, or records it if there are none.
     pub fn new(knowledge_base: &'a KnowledgeBase, options: IngestOptions) -> Result<Self> {
         let writer = knowledge_base.index().writer()?;
         let catalog = knowledge_base.catalog()?;
-        Ok(Self { knowledge_base, catalog, writer, options })
+        let recorded = catalog.setting(TEXT_ENCODER_SETTING)?;
+        let vector_cache = match (&options.text_encoder, recorded) {
+            (Some((encoder, dir)), recorded) => {
+                if let Some(recorded) = recorded.filter(|recorded| recorded != encoder.model_id()) {
+                    bail!(
+                        "knowledge base `{}` has vectors from text encoder `{recorded}`, not `{}`: \
+                         ingest with `--text-encoder` set to that encoder, or remove the knowledge base \
+                         with `docent kb remove {}` and ingest again",
+                        knowledge_base.name,
+                        encoder.model_id(),
+                        knowledge_base.name
+                    );
+                }
+                catalog.set_setting(TEXT_ENCODER_SETTING, encoder.model_id())?;
+                catalog.set_setting(TEXT_ENCODER_PATH_SETTING, &dir.display().to_string())?;
+                knowledge_base.set_text_encoder(Arc::clone(encoder));
+                Some(VectorCache::open(&options.vector_cache)?)
+            }
+            (None, Some(recorded)) => bail!(
+                "knowledge base `{}` has vectors from text encoder `{recorded}`, but no text encoder \
+                 is configured: pass `--text-encoder` with that encoder's folder",
+                knowledge_base.name
+            ),
+            (None, None) => None,
+        };
+        Ok(Self { knowledge_base, catalog, writer, vector_cache, options })
     }
 
     /// Ingests one file. Errors about the file become a `Failed` outcome. Errors of the
     /// knowledge base itself (disk full, broken index) are returned, because they would fail
     /// every following file too.
-    pub fn ingest_file(&mut self, path: &Path) -> Result<FileReport> {
+    pub fn ingest_file(&mut self, path: &Path, mut on_progress: impl FnMut(Progress)) -> Result<FileReport> {
         let display_path = path.display().to_string();
         let report = |outcome| Ok(FileReport { path: display_path.clone(), outcome });
 
@@ -127,7 +175,7 @@ impl<'a> Ingestor<'a> {
 
         let previous = self.catalog.get(&id)?;
         if let Some(previous) = &previous {
-            if previous.sha256 == sha256 && previous.status != DocumentStatus::Failed {
+            if previous.sha256 == sha256 && previous.status != DocumentStatus::Failed && self.has_vectors(previous)? {
                 return report(Outcome::Unchanged);
             }
         }
@@ -156,14 +204,26 @@ impl<'a> Ingestor<'a> {
         };
 
         let chunks = chunk_document(kind, &pages, self.options.chunking);
+        let page_count = pages.iter().filter(|page| page.number.is_some()).count() as u32;
+        on_progress(Progress::Extracted { pages: page_count, chunks: chunks.len() as u32 });
+        let vectors = self.encode(&chunks, &mut on_progress)?;
+
+        // A new path whose content matches a document whose file is gone is a rename.
+        let renamed_from = match &previous {
+            Some(_) => None,
+            None => self.catalog.find_by_sha256(&sha256)?.into_iter().find(|old| !Path::new(&old.id).exists()),
+        };
+
         let index = self.knowledge_base.index();
         index.delete_document(&self.writer, &id);
+        if let Some(old) = &renamed_from {
+            index.delete_document(&self.writer, &old.id);
+        }
         index.add_chunks(&self.writer, &id, &display_path, &chunks)?;
         self.writer.commit().context("could not commit the index")?;
 
-        let page_count = pages.iter().filter(|page| page.number.is_some()).count() as u32;
         let status = if chunks.is_empty() { DocumentStatus::NoText } else { DocumentStatus::Ready };
-        self.catalog.upsert(&DocumentRecord {
+        let record = DocumentRecord {
             id,
             path: display_path.clone(),
             sha256,
@@ -173,13 +233,34 @@ impl<'a> Ingestor<'a> {
             error: None,
             pages: page_count,
             chunks: chunks.len() as u32,
-        })?;
+        };
+        self.catalog.commit_document(&record, vectors.as_deref(), renamed_from.as_ref().map(|old| old.id.as_str()))?;
 
         tracing::debug!(path = %display_path, pages = page_count, chunks = chunks.len(), "ingested");
-        match status {
-            DocumentStatus::NoText => report(Outcome::IngestedWithoutText { pages: page_count }),
+        match (status, renamed_from) {
+            (DocumentStatus::NoText, _) => report(Outcome::IngestedWithoutText { pages: page_count }),
+            (_, Some(old)) => report(Outcome::Renamed { from: old.path, pages: page_count, chunks: chunks.len() as u32 }),
             _ => report(Outcome::Ingested { pages: page_count, chunks: chunks.len() as u32 }),
         }
+    }
+
+    /// Tells whether a document has all its chunk vectors, or needs none because no
+    /// encoder is configured. A knowledge base that gains an encoder encodes its old
+    /// documents on the next ingest this way.
+    fn has_vectors(&self, record: &DocumentRecord) -> Result<bool> {
+        if self.options.text_encoder.is_none() {
+            return Ok(true);
+        }
+        Ok(self.catalog.document_vector_count(&record.id)? == u64::from(record.chunks))
+    }
+
+    fn encode(&mut self, chunks: &[Chunk], on_progress: &mut impl FnMut(Progress)) -> Result<Option<Vec<Vec<f32>>>> {
+        let (Some((encoder, _)), Some(cache)) = (&self.options.text_encoder, self.vector_cache.as_mut()) else {
+            return Ok(None);
+        };
+        let texts: Vec<String> = chunks.iter().map(passage_text).collect();
+        let vectors = cache.encode(encoder.as_ref(), &texts, |done| on_progress(Progress::Encoded(done)))?;
+        Ok(Some(vectors))
     }
 
     /// Removes every document whose file no longer exists, from the index and the catalog.
@@ -211,6 +292,15 @@ impl<'a> Ingestor<'a> {
     pub fn finish(self) -> Result<()> {
         self.writer.wait_merging_threads().context("could not finish index merges")?;
         self.knowledge_base.index().refresh()
+    }
+}
+
+/// The text a chunk's vector is computed from: its heading path, then its text.
+fn passage_text(chunk: &Chunk) -> String {
+    if chunk.heading.is_empty() {
+        chunk.text.clone()
+    } else {
+        format!("{}\n{}", chunk.heading, chunk.text)
     }
 }
 

@@ -1,17 +1,64 @@
-//! A knowledge base on disk: `$DOCENT_HOME/kb/NAME/` with the catalog and the full-text index.
+//! A knowledge base on disk: `$DOCENT_HOME/kb/NAME/` with the catalog, the full-text index
+//! and the chunk vectors, and hybrid search over them.
 
-use std::path::PathBuf;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 
 use super::catalog::Catalog;
-use super::index::{SearchHit, TextIndex};
+use super::dense::{ChunkKey, DenseIndex};
+use super::embed::{BertTextEncoder, TextEncoder};
+use super::index::{Retriever, SearchHit, TextIndex};
 use crate::config::{validate_kb_name, Paths};
+
+/// Catalog settings naming the text encoder that made the knowledge base's vectors.
+pub const TEXT_ENCODER_SETTING: &str = "text_encoder";
+pub const TEXT_ENCODER_PATH_SETTING: &str = "text_encoder_path";
+
+/// Retrievers a search runs, and the settings of the fusion of their rankings.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SearchOptions {
+    pub full_text: bool,
+    pub dense: bool,
+    /// Reciprocal rank fusion constant: a result at rank r (from 1) of a retriever adds
+    /// `weight / (rrf_k + r)` to its fused score.
+    pub rrf_k: f32,
+    pub full_text_weight: f32,
+    pub dense_weight: f32,
+    /// Results taken from each retriever before fusion.
+    pub candidates: usize,
+    /// Dense results less similar than this (cosine) are dropped: nearest neighbours always
+    /// exist, and without a floor a question about something absent from the knowledge
+    /// base would still get passages.
+    pub min_similarity: f32,
+}
+
+impl Default for SearchOptions {
+    fn default() -> Self {
+        Self {
+            full_text: true,
+            dense: true,
+            rrf_k: 60.0,
+            full_text_weight: 1.0,
+            dense_weight: 1.0,
+            candidates: 50,
+            min_similarity: 0.3,
+        }
+    }
+}
 
 pub struct KnowledgeBase {
     pub name: String,
     pub dir: PathBuf,
     index: TextIndex,
+    catalog: Mutex<Catalog>,
+    dense: DenseIndex,
+    /// The encoder recorded in the catalog, loaded on the first dense search. It is `None`
+    /// when the knowledge base has no vectors or the encoder fails to load.
+    encoder: OnceLock<Option<Arc<dyn TextEncoder>>>,
+    pub search_options: SearchOptions,
 }
 
 impl KnowledgeBase {
@@ -21,8 +68,16 @@ impl KnowledgeBase {
         let dir = paths.knowledge_base(name);
         let index = TextIndex::open_or_create(&dir.join("index"))?;
         // Creating the catalog here means that a knowledge base always has both parts.
-        Catalog::open(&dir.join("catalog.sqlite3"))?;
-        Ok(Self { name: name.to_string(), dir, index })
+        let catalog = Catalog::open(&dir.join("catalog.sqlite3"))?;
+        Ok(Self {
+            name: name.to_string(),
+            dir,
+            index,
+            catalog: Mutex::new(catalog),
+            dense: DenseIndex::default(),
+            encoder: OnceLock::new(),
+            search_options: SearchOptions::default(),
+        })
     }
 
     /// Opens an existing knowledge base; fails with a hint to ingest if there is none.
@@ -38,17 +93,168 @@ impl KnowledgeBase {
         Self::open_or_create(paths, name)
     }
 
+    /// Opens a second connection to the catalog, for a writer such as ingest.
     pub fn catalog(&self) -> Result<Catalog> {
         Catalog::open(&self.dir.join("catalog.sqlite3"))
+    }
+
+    fn shared_catalog(&self) -> MutexGuard<'_, Catalog> {
+        self.catalog.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     pub fn index(&self) -> &TextIndex {
         &self.index
     }
 
-    pub fn search(&self, query: &str, top_k: usize) -> Result<Vec<SearchHit>> {
-        self.index.search(query, top_k)
+    /// Returns the id and folder of the text encoder recorded for this knowledge base.
+    pub fn recorded_text_encoder(&self) -> Result<Option<(String, PathBuf)>> {
+        let catalog = self.shared_catalog();
+        let id = catalog.setting(TEXT_ENCODER_SETTING)?;
+        let path = catalog.setting(TEXT_ENCODER_PATH_SETTING)?;
+        Ok(id.zip(path.map(PathBuf::from)))
     }
+
+    /// Uses `encoder` for queries instead of loading the recorded one (ingest has it loaded).
+    pub fn set_text_encoder(&self, encoder: Arc<dyn TextEncoder>) {
+        let _ = self.encoder.set(Some(encoder));
+    }
+
+    /// Returns the text encoder for queries, if this knowledge base has vectors.
+    pub fn text_encoder(&self) -> Option<Arc<dyn TextEncoder>> {
+        self.encoder
+            .get_or_init(|| {
+                let (id, path) = match self.recorded_text_encoder() {
+                    Ok(Some(recorded)) => recorded,
+                    Ok(None) => return None,
+                    Err(error) => {
+                        tracing::warn!("dense search is off: {error:#}");
+                        return None;
+                    }
+                };
+                match load_text_encoder(&path, None) {
+                    Ok(encoder) => Some(encoder),
+                    Err(error) => {
+                        tracing::warn!(
+                            "dense search is off: the text encoder `{id}` recorded for knowledge base `{}` \
+                             could not be loaded: {error:#}",
+                            self.name
+                        );
+                        None
+                    }
+                }
+            })
+            .clone()
+    }
+
+    /// Searches with the knowledge base's default options.
+    pub fn search(&self, query: &str, top_k: usize) -> Result<Vec<SearchHit>> {
+        self.search_with(query, top_k, &self.search_options)
+    }
+
+    /// Runs the chosen retrievers and fuses their rankings with reciprocal rank fusion.
+    /// With one retriever, its own order and scores are kept.
+    pub fn search_with(&self, query: &str, top_k: usize, options: &SearchOptions) -> Result<Vec<SearchHit>> {
+        if top_k == 0 {
+            return Ok(Vec::new());
+        }
+        let candidates = options.candidates.max(top_k);
+        let full_text = if options.full_text { self.index.search(query, candidates)? } else { Vec::new() };
+        let mut dense = if options.dense { self.dense_search(query, candidates)? } else { Vec::new() };
+        dense.retain(|(_, similarity)| *similarity >= options.min_similarity);
+
+        // Without vectors (no encoder recorded) the full-text ranking and scores stand alone.
+        if dense.is_empty() {
+            return Ok(full_text.into_iter().take(top_k).collect());
+        }
+        if !options.full_text {
+            return self.resolve_dense_hits(dense.into_iter().take(top_k));
+        }
+        self.fuse(full_text, dense, top_k, options)
+    }
+
+    fn dense_search(&self, query: &str, top_k: usize) -> Result<Vec<(ChunkKey, f32)>> {
+        let Some(encoder) = self.text_encoder() else {
+            return Ok(Vec::new());
+        };
+        if query.trim().is_empty() {
+            return Ok(Vec::new());
+        }
+        let query_vector = encoder.encode(&[query])?.remove(0);
+        let catalog = self.shared_catalog();
+        self.dense.search(&catalog, &query_vector, top_k)
+    }
+
+    fn resolve_dense_hits(&self, dense: impl Iterator<Item = (ChunkKey, f32)>) -> Result<Vec<SearchHit>> {
+        let mut hits = Vec::new();
+        for (key, similarity) in dense {
+            if let Some(hit) = self.index.chunk(&key, similarity, Retriever::Dense)? {
+                hits.push(hit);
+            }
+        }
+        Ok(hits)
+    }
+
+    fn fuse(
+        &self,
+        full_text: Vec<SearchHit>,
+        dense: Vec<(ChunkKey, f32)>,
+        top_k: usize,
+        options: &SearchOptions,
+    ) -> Result<Vec<SearchHit>> {
+        let contribution = |weight: f32, rank: usize| weight / (options.rrf_k + rank as f32 + 1.0);
+        let mut fused: HashMap<ChunkKey, (f32, Option<SearchHit>, Vec<Retriever>)> = HashMap::new();
+        for (rank, hit) in full_text.into_iter().enumerate() {
+            let entry = fused.entry(hit.key.clone()).or_insert((0.0, None, Vec::new()));
+            entry.0 += contribution(options.full_text_weight, rank);
+            entry.2.push(Retriever::FullText);
+            entry.1 = Some(hit);
+        }
+        for (rank, (key, _)) in dense.into_iter().enumerate() {
+            let entry = fused.entry(key).or_insert((0.0, None, Vec::new()));
+            entry.0 += contribution(options.dense_weight, rank);
+            entry.2.push(Retriever::Dense);
+        }
+
+        let mut ranked: Vec<(ChunkKey, (f32, Option<SearchHit>, Vec<Retriever>))> = fused.into_iter().collect();
+        ranked.sort_by(|a, b| {
+            b.1 .0
+                .total_cmp(&a.1 .0)
+                .then_with(|| a.0.doc_id.cmp(&b.0.doc_id))
+                .then_with(|| a.0.ordinal.cmp(&b.0.ordinal))
+        });
+
+        let mut hits = Vec::with_capacity(top_k);
+        for (key, (score, hit, retrievers)) in ranked {
+            if hits.len() == top_k {
+                break;
+            }
+            let hit = match hit {
+                Some(hit) => Some(hit),
+                None => self.index.chunk(&key, score, Retriever::Dense)?,
+            };
+            if let Some(mut hit) = hit {
+                hit.score = score;
+                hit.retrievers = retrievers;
+                hits.push(hit);
+            }
+        }
+        Ok(hits)
+    }
+
+    /// Returns the number of chunk vectors stored.
+    pub fn vector_count(&self) -> Result<u64> {
+        self.shared_catalog().vector_count()
+    }
+}
+
+/// Loads a text encoder folder; `max_tokens` lowers the model's own token limit.
+pub fn load_text_encoder(dir: &Path, max_tokens: Option<usize>) -> Result<Arc<dyn TextEncoder>> {
+    let mut encoder =
+        BertTextEncoder::load(dir).with_context(|| format!("could not load text encoder `{}`", dir.display()))?;
+    if let Some(max_tokens) = max_tokens {
+        encoder.set_max_tokens(max_tokens)?;
+    }
+    Ok(Arc::new(encoder))
 }
 
 /// Lists the names of the knowledge bases under `$DOCENT_HOME`, sorted.

@@ -142,6 +142,8 @@ mod tests {
             score: 3.2,
             text: String::new(),
             heading: String::new(),
+            retrievers: Vec::new(),
+            key: Default::default(),
         };
         app.apply(AnswerEvent::Sources(vec![Source { number: 1, hit }]));
         app.apply(AnswerEvent::Delta("Clean the intake filter, then restart the pump [1].".into()));

@@ -25,6 +25,11 @@ impl TestEnv {
         self.root.path().join("home")
     }
 
+    /// This environment's own cache of encoder outputs, so that tests see every encoding.
+    pub fn vector_cache(&self) -> PathBuf {
+        self.root.path().join("vectors.sqlite3")
+    }
+
     /// Folder for the documents a test ingests.
     pub fn docs(&self) -> PathBuf {
         self.root.path().join("docs")
@@ -42,12 +47,14 @@ impl TestEnv {
         let mut command = Command::new(env!("CARGO_BIN_EXE_docent"));
         command
             .env("DOCENT_HOME", self.home())
+            .env("DOCENT_VECTOR_CACHE", self.vector_cache())
             .env("LANG", "C.UTF-8")
             .env_remove("LC_ALL")
             .env_remove("LC_MESSAGES")
             .env_remove("DOCENT_LANG")
             .env_remove("DOCENT_KB")
             .env_remove("DOCENT_MODEL")
+            .env_remove("DOCENT_TEXT_ENCODER")
             .env_remove("RUST_LOG")
             .current_dir(self.root.path());
         command
