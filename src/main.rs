@@ -47,8 +47,10 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Eval(args) => tokio::task::block_in_place(|| cli::eval::run(&paths, kb_name, args)),
         Command::Kb(command) => tokio::task::block_in_place(|| cli::kb::run(&paths, kb_name, command)),
         Command::Ask(args) => {
+            // A broken schema file fails before the model loads.
+            let json_schema = args.json_schema()?;
             let assistant = open_assistant(&paths, kb_name, &args.model).await?;
-            cli::ask::run(&assistant, args, strings).await
+            cli::ask::run(&assistant, args, json_schema, strings).await
         }
         Command::Chat(args) => {
             let assistant = open_assistant(&paths, kb_name, &args.model).await?;

@@ -547,4 +547,113 @@ async fn python_openai_client() {
     assert_eq!(report["unknown_model"]["status"], 404, "{report}");
     assert_eq!(report["unknown_model"]["code"], "model_not_found", "{report}");
     assert!(report["models"].as_array().unwrap().contains(&json!("docent")), "{report}");
+    assert_eq!(report["embeddings"]["model"], "all-MiniLM-L6-v2", "{report}");
+    assert_eq!(report["embeddings"]["dimensions"], json!([384, 384]), "{report}");
+    assert!(report["embeddings"]["usage"]["prompt_tokens"].as_u64().unwrap() >= 6, "{report}");
+}
+
+/// An inspection report: bounded fields keep the constrained answer short.
+fn inspection_schema() -> Value {
+    json!({
+        "type": "object",
+        "properties": {
+            "defect": { "type": "string", "maxLength": 24 },
+            "severity": { "type": "integer", "minimum": 1, "maximum": 10 }
+        },
+        "required": ["defect", "severity"],
+        "additionalProperties": false
+    })
+}
+
+fn check_inspection(answer: &str) {
+    let report: Value = serde_json::from_str(answer).unwrap_or_else(|error| panic!("not JSON ({error}): {answer}"));
+    let object = report.as_object().unwrap_or_else(|| panic!("not an object: {answer}"));
+    assert_eq!(object.len(), 2, "{answer}");
+    assert!(object["defect"].as_str().is_some_and(|defect| defect.chars().count() <= 24), "{answer}");
+    let severity = object["severity"].as_i64().unwrap_or_else(|| panic!("severity is not an integer: {answer}"));
+    assert!((1..=10).contains(&severity), "{answer}");
+}
+
+#[test]
+fn ask_schema_constrains_answer() {
+    let env = env_with_manual();
+    let schema = env.write("inspection.json", inspection_schema().to_string());
+    let schema = schema.to_str().unwrap();
+    let args = ["ask", "--json", "--max-tokens", "60", "--top-k", "1", "--schema", schema, "Report the E-102 fault."];
+    let output: Value = serde_json::from_str(&env.run_ok(&args)).unwrap();
+    assert_eq!(output["finish_reason"], "stop", "{output}");
+    check_inspection(output["answer"].as_str().unwrap());
+
+    let broken = env.write("broken.json", "{ not json");
+    let output = env.run(&["ask", "--schema", broken.to_str().unwrap(), "anything"]);
+    assert!(!output.status.success());
+    assert!(stderr(&output).contains("is not valid JSON"), "{}", describe(&output));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_structured_output_and_embeddings() {
+    let env = env_with_manual();
+    let mut server = Server::start(&env);
+    let http = reqwest::Client::new();
+    server.wait_ready(&http).await;
+    let base = server.base.clone();
+
+    let request = json!({
+        "model": "docent",
+        "messages": [{ "role": "user", "content": "Report the E-102 fault." }],
+        "max_tokens": 60,
+        "seed": 7,
+        "response_format": {
+            "type": "json_schema",
+            "json_schema": { "name": "inspection", "schema": inspection_schema(), "strict": true }
+        }
+    });
+    let response = http.post(format!("{base}/v1/chat/completions")).json(&request).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["choices"][0]["finish_reason"], "stop", "{body}");
+    check_inspection(body["choices"][0]["message"]["content"].as_str().unwrap());
+
+    let bad_format = json!({ "model": "docent", "messages": [{ "role": "user", "content": "hi" }], "response_format": { "type": "yaml" } });
+    let (status, error) = error_of(http.post(format!("{base}/v1/chat/completions")).json(&bad_format).send().await.unwrap()).await;
+    assert_eq!(status, 400, "{error}");
+    assert_eq!(error["error"]["param"], "response_format.type", "{error}");
+
+    // Embeddings from the knowledge base's text encoder, listed among the models.
+    let models: Value = http.get(format!("{base}/v1/models")).send().await.unwrap().json().await.unwrap();
+    let ids: Vec<&str> = models["data"].as_array().unwrap().iter().map(|model| model["id"].as_str().unwrap()).collect();
+    assert!(ids.contains(&"all-MiniLM-L6-v2"), "{models}");
+
+    let request = json!({ "model": "all-MiniLM-L6-v2", "input": ["Clean the filter.", "过滤器堵塞"] });
+    let body: Value = http.post(format!("{base}/v1/embeddings")).json(&request).send().await.unwrap().json().await.unwrap();
+    assert_eq!(body["object"], "list", "{body}");
+    assert_eq!(body["model"], "all-MiniLM-L6-v2");
+    let data = body["data"].as_array().unwrap();
+    assert_eq!(data.len(), 2);
+    for (index, item) in data.iter().enumerate() {
+        assert_eq!(item["index"], index);
+        let vector: Vec<f64> = item["embedding"].as_array().unwrap().iter().map(|x| x.as_f64().unwrap()).collect();
+        assert_eq!(vector.len(), 384);
+        let norm = vector.iter().map(|x| x * x).sum::<f64>().sqrt();
+        assert!((norm - 1.0).abs() < 1e-3, "norm {norm}");
+    }
+    assert!(body["usage"]["prompt_tokens"].as_u64().unwrap() >= 6, "{body}");
+
+    let request = json!({ "model": "docent", "input": "Clean the filter.", "encoding_format": "base64" });
+    let body: Value = http.post(format!("{base}/v1/embeddings")).json(&request).send().await.unwrap().json().await.unwrap();
+    use base64::Engine as _;
+    let bytes = base64::engine::general_purpose::STANDARD.decode(body["data"][0]["embedding"].as_str().unwrap()).unwrap();
+    assert_eq!(bytes.len(), 384 * 4, "{body}");
+    let first = f32::from_le_bytes(bytes[..4].try_into().unwrap());
+    assert!((-1.0..=1.0).contains(&first));
+
+    let token_ids = json!({ "model": "docent", "input": [[1, 2, 3]] });
+    let (status, error) = error_of(http.post(format!("{base}/v1/embeddings")).json(&token_ids).send().await.unwrap()).await;
+    assert_eq!(status, 400, "{error}");
+    assert_eq!(error["error"]["param"], "input", "{error}");
+
+    let unknown = json!({ "model": "no-such-encoder", "input": "hi" });
+    let (status, error) = error_of(http.post(format!("{base}/v1/embeddings")).json(&unknown).send().await.unwrap()).await;
+    assert_eq!(status, 404, "{error}");
+    assert_eq!(error["error"]["code"], "model_not_found", "{error}");
 }

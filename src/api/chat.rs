@@ -16,7 +16,7 @@ use tokio::sync::OwnedSemaphorePermit;
 use super::error::ApiError;
 use super::types::{
     AssistantMessage, ChatCompletionChunk, ChatCompletionRequest, ChatCompletionResponse, Choice, ChunkChoice, Delta,
-    MessageContent, RequestMessage, SourceInfo,
+    MessageContent, RequestMessage, ResponseFormat, SourceInfo,
 };
 use super::{body_or_error, parse_json, AppState, ModelTarget};
 use crate::answer::{AnswerError, Turn};
@@ -54,12 +54,21 @@ async fn handle(state: Arc<AppState>, body: Result<Bytes, BytesRejection>) -> Re
         (None, Some(0)) => return Err(ApiError::invalid_request("`max_tokens` must be at least 1.", Some("max_tokens"))),
         (completion, plain) => completion.or(plain),
     };
+    let json_schema = request.response_format.and_then(ResponseFormat::json_schema);
+    if json_schema.as_ref().is_some_and(|schema| !schema.is_object()) {
+        return Err(ApiError::invalid_request(
+            "`response_format.json_schema.schema` must be a JSON Schema object.",
+            Some("response_format.json_schema.schema"),
+        ));
+    }
     let params = GenerationParams {
         max_tokens: requested_max_tokens.unwrap_or(state.options.generation.max_tokens),
         temperature: request.temperature,
         top_p: request.top_p,
         stop: request.stop.map(|stop| stop.into_vec()).unwrap_or_default(),
         repetition_penalty: state.options.generation.repetition_penalty,
+        json_schema,
+        seed: request.seed.map(|seed| seed as u64),
     };
 
     // Held until the answer ends: dropped with the response stream, or after collecting.

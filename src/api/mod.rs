@@ -6,6 +6,7 @@
 
 mod auth;
 mod chat;
+mod embeddings;
 mod error;
 mod limits;
 mod metrics;
@@ -130,6 +131,7 @@ pub fn router(state: Arc<AppState>) -> Result<Router> {
     let mut router = Router::new()
         .route("/v1/chat/completions", post(chat::chat_completions))
         .route("/v1/search", post(search::search))
+        .route("/v1/embeddings", post(embeddings::embeddings))
         .route("/v1/models", get(models_endpoint::list_models))
         .route("/v1/models/{*id}", get(models_endpoint::get_model))
         .route("/health", get(models_endpoint::health))

@@ -25,6 +25,38 @@ pub struct ChatCompletionRequest {
     pub stop: Option<StopSequences>,
     #[serde(default)]
     pub n: Option<usize>,
+    #[serde(default)]
+    pub seed: Option<i64>,
+    #[serde(default)]
+    pub response_format: Option<ResponseFormat>,
+}
+
+/// `response_format`: plain text, any JSON object, or JSON matching a schema.
+#[derive(Debug, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ResponseFormat {
+    Text,
+    JsonObject,
+    JsonSchema { json_schema: JsonSchemaFormat },
+}
+
+#[derive(Debug, Deserialize)]
+pub struct JsonSchemaFormat {
+    pub name: String,
+    pub schema: serde_json::Value,
+    #[serde(default)]
+    pub strict: Option<bool>,
+}
+
+impl ResponseFormat {
+    /// Returns the schema that generation must follow, if any.
+    pub fn json_schema(self) -> Option<serde_json::Value> {
+        match self {
+            Self::Text => None,
+            Self::JsonObject => Some(serde_json::json!({ "type": "object" })),
+            Self::JsonSchema { json_schema } => Some(json_schema.schema),
+        }
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -38,11 +38,25 @@ pub struct GenerationParams {
     /// Divides the logits of tokens already in the prompt or answer (1.0 disables it).
     /// Small models decoding greedily fall into loops without it.
     pub repetition_penalty: Option<f32>,
+    /// A JSON schema the answer must match; the engine constrains decoding to it.
+    pub json_schema: Option<serde_json::Value>,
+    /// Seed for sampling. Remote servers receive it. The local engine's sampler has one
+    /// random generator for all requests, so there a seed cannot make sampling repeatable;
+    /// greedy decoding (no temperature) is repeatable without one.
+    pub seed: Option<u64>,
 }
 
 impl Default for GenerationParams {
     fn default() -> Self {
-        Self { max_tokens: 256, temperature: None, top_p: None, stop: Vec::new(), repetition_penalty: None }
+        Self {
+            max_tokens: 256,
+            temperature: None,
+            top_p: None,
+            stop: Vec::new(),
+            repetition_penalty: None,
+            json_schema: None,
+            seed: None,
+        }
     }
 }
 

@@ -7,7 +7,7 @@ use anyhow::{bail, Context, Result};
 use either::Either;
 use futures::future::BoxFuture;
 use mistralrs::{
-    DefaultSchedulerMethod, Model, ModelBuilder, ModelDType, SchedulerConfig, RequestBuilder, Response, SamplingParams, StopTokens, TextMessageRole,
+    Constraint, DefaultSchedulerMethod, Model, ModelBuilder, ModelDType, SchedulerConfig, RequestBuilder, Response, SamplingParams, StopTokens, TextMessageRole,
     TextMessages,
 };
 use tokio::sync::mpsc;
@@ -158,7 +158,11 @@ impl ChatEngine for LocalEngine {
             }
             let request = build_request(messages, &params);
             let (sender, receiver) = mpsc::channel(64);
-            let expected = ExpectedGeneration { prompt_tokens, max_tokens: params.max_tokens };
+            let expected = ExpectedGeneration {
+                prompt_tokens,
+                max_tokens: params.max_tokens,
+                json_answer: params.json_schema.is_some(),
+            };
             tokio::spawn(forward_responses(model, request, expected, sender));
             Ok(Box::pin(ReceiverStream::new(receiver)) as EventStream)
         })
@@ -188,16 +192,40 @@ fn text_role(role: Role) -> TextMessageRole {
 }
 
 /// Rebuilds the finish reason and usage of a stream that closed without its final chunk.
-/// That happens only when the last token is part of a character, which in practice means
-/// the answer hit `max_tokens`: an end-of-sequence token or a stop string completes the text.
-fn finish_without_final_chunk(expected: &ExpectedGeneration) -> (FinishReason, TokenUsage) {
-    tracing::debug!(max_tokens = expected.max_tokens, "the engine closed the stream without a final chunk");
+/// An answer whose text, tokenized again, falls short of `max_tokens` ended on its own (an
+/// end-of-sequence token); otherwise it hit the limit. Re-tokenizing can merge a token or
+/// two, so answers within two tokens of the limit count as cut off.
+fn finish_without_final_chunk(expected: &ExpectedGeneration, text_tokens: Option<usize>) -> (FinishReason, TokenUsage) {
+    tracing::debug!(max_tokens = expected.max_tokens, ?text_tokens, "the engine closed the stream without a final chunk");
+    let (reason, completion_tokens) = match text_tokens {
+        // The end-of-sequence token counts as generated, as in mistral.rs's own usage.
+        Some(tokens) if tokens + 2 < expected.max_tokens => (FinishReason::Stop, tokens + 1),
+        _ => (FinishReason::Length, expected.max_tokens),
+    };
     let usage = TokenUsage {
         prompt_tokens: expected.prompt_tokens,
-        completion_tokens: expected.max_tokens,
-        total_tokens: expected.prompt_tokens + expected.max_tokens,
+        completion_tokens,
+        total_tokens: expected.prompt_tokens + completion_tokens,
     };
-    (FinishReason::Length, usage)
+    (reason, usage)
+}
+
+/// Tells whether text is a whole JSON object or array. Those close themselves, so nothing
+/// the model could add would still belong to the value.
+fn is_complete_json(text: &str) -> bool {
+    let text = text.trim();
+    (text.starts_with('{') || text.starts_with('[')) && serde_json::from_str::<serde_json::Value>(text).is_ok()
+}
+
+/// Counts the tokens of generated text with the model's tokenizer; `None` if that fails.
+async fn count_text_tokens(model: &Model, text: &str) -> Option<usize> {
+    match model.tokenize(Either::Right(text.to_string()), None, false, false, None).await {
+        Ok(tokens) => Some(tokens.len()),
+        Err(error) => {
+            tracing::debug!(%error, "could not count the answer's tokens");
+            None
+        }
+    }
 }
 
 fn build_request(messages: Vec<ChatMessage>, params: &GenerationParams) -> RequestBuilder {
@@ -216,6 +244,9 @@ fn build_request(messages: Vec<ChatMessage>, params: &GenerationParams) -> Reque
     if !params.stop.is_empty() {
         sampling.stop_toks = Some(StopTokens::Seqs(params.stop.clone()));
     }
+    if let Some(schema) = &params.json_schema {
+        request = request.set_constraint(Constraint::JsonSchema(schema.clone()));
+    }
     request.set_sampling(sampling)
 }
 
@@ -227,6 +258,8 @@ fn build_request(messages: Vec<ChatMessage>, params: &GenerationParams) -> Reque
 struct ExpectedGeneration {
     prompt_tokens: usize,
     max_tokens: usize,
+    /// The answer is constrained to a JSON schema.
+    json_answer: bool,
 }
 
 async fn forward_responses(
@@ -245,6 +278,7 @@ async fn forward_responses(
 
     let mut finish_reason = None;
     let mut usage = None;
+    let mut generated = String::new();
     while let Some(response) = stream.next().await {
         match response {
             Response::Chunk(chunk) => {
@@ -254,6 +288,7 @@ async fn forward_responses(
                 }
                 for choice in chunk.choices {
                     if let Some(content) = choice.delta.content.filter(|content| !content.is_empty()) {
+                        generated.push_str(&content);
                         if sender.send(Ok(EngineEvent::Delta(content))).await.is_err() {
                             return;
                         }
@@ -263,6 +298,13 @@ async fn forward_responses(
                     }
                 }
                 if finish_reason.is_some() {
+                    break;
+                }
+                if expected.json_answer && is_complete_json(&generated) {
+                    // NOTE: with a JSON-schema constraint on SmolLM2's GGUF, mistral.rs 0.8.1
+                    // keeps generating empty tokens after the JSON is complete until
+                    // max_tokens (the end token the grammar forces is not one it stops on).
+                    // Dropping the stream here cancels that sequence.
                     break;
                 }
             }
@@ -302,11 +344,15 @@ async fn forward_responses(
             (reason, usage)
         }
         // NOTE: mistral.rs 0.8.1 sends no final chunk (neither finish reason nor usage) when
-        // the last token ends inside a multi-byte UTF-8 character. This is common for Chinese
-        // text cut at max_tokens: `get_delta` returns nothing, so the chunk that would carry
-        // both is skipped and the stream just closes. The usage is rebuilt here from
-        // docent's own prompt count and the token limit.
-        _ => finish_without_final_chunk(&expected),
+        // the last token adds no text: a token that ends inside a multi-byte UTF-8
+        // character (common for Chinese cut at max_tokens), or the end-of-sequence token
+        // that a JSON-schema constraint forces once the JSON is complete. `get_delta`
+        // returns nothing, so the chunk that would carry both is skipped and the stream just
+        // closes. The usage is rebuilt here from docent's own token counts.
+        _ => {
+            let completion_tokens = count_text_tokens(&model, &generated).await;
+            finish_without_final_chunk(&expected, completion_tokens)
+        }
     };
     let _ = sender.send(Ok(EngineEvent::Finished { reason, usage })).await;
 }

@@ -7,6 +7,7 @@ use async_openai::types::chat::{
     ChatCompletionRequestAssistantMessageArgs, ChatCompletionRequestMessage, ChatCompletionRequestSystemMessageArgs,
     ChatCompletionRequestUserMessageArgs, ChatCompletionStreamOptions, CreateChatCompletionRequest,
     CreateChatCompletionRequestArgs, FinishReason as OpenAiFinishReason, StopConfiguration,
+    ResponseFormat, ResponseFormatJsonSchema,
 };
 use async_openai::Client;
 use futures::future::BoxFuture;
@@ -67,6 +68,19 @@ impl RemoteEngine {
         }
         if !params.stop.is_empty() {
             builder.stop(StopConfiguration::StringArray(params.stop.clone()));
+        }
+        if let Some(schema) = &params.json_schema {
+            builder.response_format(ResponseFormat::JsonSchema {
+                json_schema: ResponseFormatJsonSchema {
+                    description: None,
+                    name: "docent_answer".into(),
+                    schema: schema.clone(),
+                    strict: Some(true),
+                },
+            });
+        }
+        if let Some(seed) = params.seed {
+            builder.seed(seed as i64);
         }
         builder.build().map_err(invalid)
     }

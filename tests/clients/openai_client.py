@@ -49,5 +49,12 @@ try:
 except openai.NotFoundError as error:
     report["unknown_model"] = {"status": error.status_code, "code": error.code}
 
+embeddings = client.embeddings.create(model="docent", input=["Clean the filter.", "过滤器堵塞"])
+report["embeddings"] = {
+    "model": embeddings.model,
+    "dimensions": [len(item.embedding) for item in embeddings.data],
+    "usage": embeddings.usage.model_dump(),
+}
+
 report["models"] = [model.id for model in client.models.list()]
 print(json.dumps(report))
