@@ -15,6 +15,9 @@ use docent::rag::KnowledgeBase;
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_tracing(matches!(cli.command, Command::Serve(_)));
+    if !matches!(cli.command, Command::Serve(_) | Command::Chat(_)) {
+        exit_quietly_on_closed_pipe();
+    }
 
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
@@ -32,6 +35,16 @@ fn main() -> ExitCode {
     }
 }
 
+/// Restores the default action of SIGPIPE, so that `docent search ... | head` ends quietly
+/// instead of panicking on a failed print. Rust ignores SIGPIPE by default, which the server
+/// needs: there, a client that hangs up must fail one write, not stop the process.
+fn exit_quietly_on_closed_pipe() {
+    // SAFETY: called at start-up before any other thread exists; SIG_DFL is a valid action.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
 async fn run(cli: Cli) -> Result<()> {
     let paths = Paths::from_env()?;
     let language = match cli.global.lang.as_deref().and_then(Language::parse) {
@@ -46,6 +59,7 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Search(args) => tokio::task::block_in_place(|| cli::search::run(&paths, kb_name, args)),
         Command::Eval(args) => tokio::task::block_in_place(|| cli::eval::run(&paths, kb_name, args)),
         Command::Kb(command) => tokio::task::block_in_place(|| cli::kb::run(&paths, kb_name, command)),
+        Command::Bench(command) => tokio::task::block_in_place(|| cli::bench::run(&paths, kb_name, command)),
         Command::Ask(args) => {
             // A broken schema file fails before the model loads.
             let json_schema = args.json_schema()?;

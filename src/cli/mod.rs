@@ -1,6 +1,7 @@
 //! Command-line arguments and the commands that do not need a server or a terminal UI.
 
 pub mod ask;
+pub mod bench;
 pub mod eval;
 pub mod ingest;
 pub mod kb;
@@ -50,6 +51,43 @@ pub enum Command {
     /// Manage knowledge bases
     #[command(subcommand)]
     Kb(KbCommand),
+    /// Measure ingest and search speed (numbers for the benchmarks page)
+    #[command(subcommand)]
+    Bench(BenchCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// Ingest PDF files into a scratch knowledge base and report pages per second, next to
+    /// `pdftotext` on the same files when it is installed
+    Ingest {
+        /// PDF files to ingest
+        #[arg(required = true, value_name = "FILE.pdf")]
+        files: Vec<PathBuf>,
+
+        /// Also compute dense vectors (the text encoder's time dominates on a CPU)
+        #[arg(long)]
+        with_vectors: bool,
+    },
+    /// Run the questions of a JSONL file against the knowledge base given by --kb with each
+    /// retriever and report latency percentiles
+    Search {
+        /// JSONL file with a `question` on each line, as for `docent eval`
+        #[arg(value_name = "FILE.jsonl")]
+        file: PathBuf,
+
+        /// Times each question is run per retriever
+        #[arg(long, default_value_t = 5, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1000))]
+        rounds: u16,
+
+        /// Results per query
+        #[arg(long, default_value_t = 10, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1000))]
+        top_k: u16,
+
+        /// Print one JSON object instead of a table
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -117,7 +155,7 @@ pub struct RetrievalArgs {
     pub retriever: RetrieverChoice,
 
     /// Reciprocal rank fusion constant k: rank r of a retriever adds weight / (k + r)
-    #[arg(long, default_value_t = 60.0, value_name = "K")]
+    #[arg(long, default_value_t = 20.0, value_name = "K")]
     pub rrf_k: f32,
 
     /// Weight of the full-text ranking in the fusion
@@ -127,6 +165,11 @@ pub struct RetrievalArgs {
     /// Weight of the dense ranking in the fusion
     #[arg(long, default_value_t = 1.0, value_name = "W")]
     pub dense_weight: f32,
+
+    /// Weight of the dense ranking for queries in Chinese, Japanese or Korean; 0 searches
+    /// them by full text only, which suits the English-only default encoder
+    #[arg(long, default_value_t = 0.0, value_name = "W")]
+    pub dense_weight_cjk: f32,
 
     /// Minimum cosine similarity of a dense result; less similar passages are dropped
     #[arg(long, default_value_t = 0.3, value_name = "S")]
@@ -148,6 +191,7 @@ impl RetrievalArgs {
             rrf_k: self.rrf_k,
             full_text_weight: self.full_text_weight,
             dense_weight: self.dense_weight,
+            dense_weight_cjk: self.dense_weight_cjk,
             min_similarity: self.min_similarity,
             ..Default::default()
         }

@@ -1,9 +1,12 @@
-//! Dense retrieval: chunk vectors from the catalog in an in-memory HNSW graph (hnsw_rs),
-//! rebuilt when the catalog's vectors change.
+//! Dense retrieval: chunk vectors from the catalog in an HNSW graph (hnsw_rs), saved in the
+//! knowledge base's `vectors/` folder and rebuilt when the catalog's vectors change.
 
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
+use hnsw_rs::api::AnnT;
+use hnsw_rs::hnswio::HnswIo;
 use hnsw_rs::prelude::{DistCosine, Hnsw};
 
 use super::catalog::Catalog;
@@ -30,12 +33,22 @@ struct Graph {
 }
 
 /// Nearest-neighbour search over a knowledge base's chunk vectors.
-#[derive(Default)]
 pub struct DenseIndex {
+    /// Folder of the saved graphs, one per vector generation.
+    dir: PathBuf,
     graph: Mutex<Option<Arc<Graph>>>,
 }
 
 impl DenseIndex {
+    pub fn new(dir: PathBuf) -> Self {
+        Self { dir, graph: Mutex::new(None) }
+    }
+
+    /// Builds and saves the graph for the catalog's current vectors unless it is saved
+    /// already, so that searches in later processes only load it.
+    pub fn prepare(&self, catalog: &Catalog) -> Result<()> {
+        self.current_graph(catalog).map(|_| ())
+    }
     /// Returns up to `top_k` chunks closest to `query` with their cosine similarity, best
     /// first. The graph is built on first use and again whenever an ingest has changed the
     /// vectors since, so a running server also searches newly ingested documents.
@@ -68,11 +81,77 @@ impl DenseIndex {
             }
         }
         let started = std::time::Instant::now();
-        let graph = Arc::new(build_graph(generation, catalog.load_vectors()?));
-        tracing::debug!(vectors = graph.keys.len(), elapsed = ?started.elapsed(), "built the vector index");
+        let graph = match load_graph(&self.dir, generation) {
+            Ok(Some(graph)) => graph,
+            loaded => {
+                if let Err(error) = loaded {
+                    tracing::warn!("rebuilding the vector index: the saved one could not be read: {error:#}");
+                }
+                let graph = build_graph(generation, catalog.load_vectors()?);
+                if let Err(error) = save_graph(&self.dir, &graph) {
+                    tracing::warn!("could not save the vector index in `{}`: {error:#}", self.dir.display());
+                }
+                graph
+            }
+        };
+        tracing::debug!(vectors = graph.keys.len(), elapsed = ?started.elapsed(), "opened the vector index");
+        let graph = Arc::new(graph);
         *slot = Some(Arc::clone(&graph));
         Ok(graph)
     }
+}
+
+fn graph_basename(generation: i64) -> String {
+    format!("graph-{generation}")
+}
+
+/// Saves the graph as hnsw_rs's two dump files plus the chunk keys in graph order. The keys
+/// file is renamed into place last, so a graph counts as saved only once it is complete.
+fn save_graph(dir: &Path, graph: &Graph) -> Result<()> {
+    std::fs::create_dir_all(dir)?;
+    let basename = graph_basename(graph.generation);
+    if !graph.keys.is_empty() {
+        let dumped = graph.hnsw.file_dump(dir, &basename)?;
+        if dumped != basename {
+            bail!("hnsw_rs saved the graph as `{dumped}` instead of `{basename}`");
+        }
+    }
+    let keys: Vec<(&str, u32)> = graph.keys.iter().map(|key| (key.doc_id.as_str(), key.ordinal)).collect();
+    let partial = dir.join(format!("{basename}.keys.partial"));
+    std::fs::write(&partial, serde_json::to_vec(&(graph.dimension, keys))?)?;
+    std::fs::rename(&partial, dir.join(format!("{basename}.keys")))?;
+
+    // Graphs of older generations are of no further use.
+    for entry in std::fs::read_dir(dir)?.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.starts_with("graph-") && !name.starts_with(&format!("{basename}.")) {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+    Ok(())
+}
+
+/// Loads the saved graph of this generation; `None` if there is none.
+fn load_graph(dir: &Path, generation: i64) -> Result<Option<Graph>> {
+    let basename = graph_basename(generation);
+    let keys_path = dir.join(format!("{basename}.keys"));
+    let Ok(bytes) = std::fs::read(&keys_path) else {
+        return Ok(None);
+    };
+    let (dimension, keys): (usize, Vec<(String, u32)>) =
+        serde_json::from_slice(&bytes).with_context(|| format!("`{}` is damaged", keys_path.display()))?;
+    let keys: Vec<ChunkKey> = keys.into_iter().map(|(doc_id, ordinal)| ChunkKey { doc_id, ordinal }).collect();
+    let hnsw = if keys.is_empty() {
+        Hnsw::new(MAX_CONNECTIONS, 1, MAX_LAYERS, EF_CONSTRUCTION, DistCosine)
+    } else {
+        // The loaded graph borrows from its loader for its lifetime; the loader is small and
+        // lives as long as the graph does in practice, so it is leaked.
+        let loader: &'static mut HnswIo = Box::leak(Box::new(HnswIo::new(dir, &basename)));
+        loader.load_hnsw::<f32, DistCosine>().with_context(|| format!("could not load the graph `{basename}`"))?
+    };
+    let mut hnsw = hnsw;
+    hnsw.set_searching_mode(true);
+    Ok(Some(Graph { generation, dimension, hnsw, keys }))
 }
 
 fn build_graph(generation: i64, rows: Vec<(String, u32, Vec<f32>)>) -> Graph {

@@ -291,7 +291,8 @@ impl<'a> Ingestor<'a> {
     /// Waits for pending merges so that the process can exit with a compact index.
     pub fn finish(self) -> Result<()> {
         self.writer.wait_merging_threads().context("could not finish index merges")?;
-        self.knowledge_base.index().refresh()
+        self.knowledge_base.index().refresh()?;
+        self.knowledge_base.prepare_dense_index()
     }
 }
 
