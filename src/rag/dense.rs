@@ -144,8 +144,8 @@ fn load_graph(dir: &Path, generation: i64) -> Result<Option<Graph>> {
     let hnsw = if keys.is_empty() {
         Hnsw::new(MAX_CONNECTIONS, 1, MAX_LAYERS, EF_CONSTRUCTION, DistCosine)
     } else {
-        // The loaded graph borrows from its loader for its lifetime; the loader is small and
-        // lives as long as the graph does in practice, so it is leaked.
+        // hnsw_rs ties a loaded graph's lifetime to its loader. The loader is small, so it
+        // is leaked to give the graph a 'static lifetime: one per graph load.
         let loader: &'static mut HnswIo = Box::leak(Box::new(HnswIo::new(dir, &basename)));
         loader.load_hnsw::<f32, DistCosine>().with_context(|| format!("could not load the graph `{basename}`"))?
     };

@@ -1,0 +1,54 @@
+//! The patched candle-core (patches/candle-core): the AVX2 Q4_1 dot product and the f32 path
+//! for inputs of many rows must compute what the reference arithmetic computes.
+
+use candle_core::quantized::{GgmlDType, QMatMul, QTensor};
+use candle_core::{Device, Module, Tensor};
+
+/// Weights of the shape of a small model's projection, with an offset so that Q4_1's
+/// minimum term matters.
+fn weights() -> Tensor {
+    Tensor::randn(0.1f32, 1.0, (96, 256), &Device::Cpu).unwrap()
+}
+
+fn max_relative_error(actual: &Tensor, expected: &Tensor) -> f32 {
+    let difference = (actual - expected).unwrap().abs().unwrap().max_all().unwrap().to_scalar::<f32>().unwrap();
+    let scale = expected.abs().unwrap().max_all().unwrap().to_scalar::<f32>().unwrap();
+    difference / scale
+}
+
+/// Multiplies through the quantized matmul and through f32 arithmetic on the dequantized
+/// weights, which is what the scalar kernels compute up to the rounding of the input.
+fn compare(dtype: GgmlDType, rows: usize) -> f32 {
+    let quantized = QTensor::quantize(&weights(), dtype).unwrap();
+    let reference_weights = quantized.dequantize(&Device::Cpu).unwrap();
+    let input = Tensor::randn(0f32, 1.0, (rows, 256), &Device::Cpu).unwrap();
+
+    let actual = QMatMul::from_qtensor(quantized).unwrap().forward(&input).unwrap();
+    let expected = input.matmul(&reference_weights.t().unwrap()).unwrap();
+    assert_eq!(actual.dims(), &[rows, 96]);
+    max_relative_error(&actual, &expected)
+}
+
+#[test]
+fn q4_1_single_row_matches_reference() {
+    // One row takes the quantized kernel, which rounds the input to 8 bits per value.
+    let error = compare(GgmlDType::Q4_1, 1);
+    assert!(error < 0.02, "relative error {error}");
+}
+
+#[test]
+fn q4_1_many_rows_use_exact_f32() {
+    // 64 rows take the dequantized f32 matmul: no input rounding, only float reordering.
+    let error = compare(GgmlDType::Q4_1, 64);
+    assert!(error < 1e-4, "relative error {error}");
+}
+
+#[test]
+fn q8_0_and_q4_k_agree_with_reference() {
+    for dtype in [GgmlDType::Q8_0, GgmlDType::Q4K] {
+        for rows in [1, 64] {
+            let error = compare(dtype, rows);
+            assert!(error < 0.02, "{dtype:?} with {rows} rows: relative error {error}");
+        }
+    }
+}
