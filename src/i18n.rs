@@ -80,6 +80,9 @@ pub struct Strings {
     pub renamed_from: &'static str,
     pub pages: Counted,
     pub chunks: Counted,
+    pub images: Counted,
+    /// Pages without a text layer, kept as images.
+    pub scanned_pages: Counted,
 }
 
 /// A unit with its singular and plural forms (the same word in Chinese).
@@ -123,6 +126,8 @@ static EN: Strings = Strings {
     renamed_from: "renamed from",
     pages: Counted { one: "page", other: "pages" },
     chunks: Counted { one: "chunk", other: "chunks" },
+    images: Counted { one: "image", other: "images" },
+    scanned_pages: Counted { one: "page without text", other: "pages without text" },
 };
 
 static ZH: Strings = Strings {
@@ -152,6 +157,8 @@ static ZH: Strings = Strings {
     renamed_from: "已重命名，原路径",
     pages: Counted { one: "页", other: "页" },
     chunks: Counted { one: "段", other: "段" },
+    images: Counted { one: "张图片", other: "张图片" },
+    scanned_pages: Counted { one: "页无文字", other: "页无文字" },
 };
 
 #[cfg(test)]

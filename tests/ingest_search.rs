@@ -20,13 +20,13 @@ fn ingest_reports_each_file_and_search_finds_pages() {
     env.write("manual.pdf", manual_pdf());
     env.write("notes/setup.md", "# Setup\n\n## Network\n\nSet the gateway address to 10.0.0.1 in the router menu.\n");
     env.write("notes/readme.txt", "Warranty claims go to the service desk within 30 days.\n");
-    env.write("notes/image.png", b"not indexed");
+    env.write("notes/drawing.svg", b"<svg/>");
 
     let stdout = env.run_ok(&["ingest", "docs"]);
     assert!(stdout.contains("docs/manual.pdf: ingested (3 pages"), "{stdout}");
     assert!(stdout.contains("docs/notes/setup.md: ingested"), "{stdout}");
     assert!(stdout.contains("docs/notes/readme.txt: ingested"), "{stdout}");
-    assert!(!stdout.contains("image.png"), "unsupported files in folders are skipped: {stdout}");
+    assert!(!stdout.contains("drawing.svg"), "unsupported files in folders are skipped: {stdout}");
 
     let results = env.search_json("default", "what does error E-102 mean?");
     let top = &results["results"][0];
@@ -81,7 +81,7 @@ fn broken_pdfs_fail_alone() {
     env.write("good.pdf", manual_pdf());
     env.run_ok(&["ingest", "docs"]);
 
-    let encrypted = build_pdf(&[vec![TextRun { text: "secret text", x: 72, y: 700 }]], &PdfOptions { encrypted: true });
+    let encrypted = build_pdf(&[vec![TextRun { text: "secret text", x: 72, y: 700 }]], &PdfOptions { encrypted: true, ..PdfOptions::default() });
     env.write("encrypted.pdf", encrypted);
     let valid = manual_pdf();
     env.write("truncated.pdf", &valid[..valid.len() / 2]);

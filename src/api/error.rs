@@ -52,6 +52,18 @@ impl ApiError {
         Self { code: Some("context_length_exceeded"), ..Self::invalid_request(message, Some("messages")) }
     }
 
+    /// Builds a 404 for a resource other than a model.
+    pub fn not_found(message: &str) -> Self {
+        Self {
+            status: StatusCode::NOT_FOUND,
+            message: message.to_string(),
+            kind: "invalid_request_error",
+            param: None,
+            code: Some("not_found"),
+            retry_after_seconds: None,
+        }
+    }
+
     pub fn model_not_found(model: &str) -> Self {
         Self {
             status: StatusCode::NOT_FOUND,

@@ -7,6 +7,7 @@
 mod auth;
 mod chat;
 mod embeddings;
+mod images;
 mod error;
 mod limits;
 mod metrics;
@@ -132,6 +133,7 @@ pub fn router(state: Arc<AppState>) -> Result<Router> {
         .route("/v1/chat/completions", post(chat::chat_completions))
         .route("/v1/search", post(search::search))
         .route("/v1/embeddings", post(embeddings::embeddings))
+        .route("/v1/images/{id}", get(images::image))
         .route("/v1/models", get(models_endpoint::list_models))
         .route("/v1/models/{*id}", get(models_endpoint::get_model))
         .route("/health", get(models_endpoint::health))
@@ -152,7 +154,7 @@ async fn route_not_found(uri: axum::http::Uri) -> ApiError {
     ApiError {
         status: axum::http::StatusCode::NOT_FOUND,
         ..ApiError::invalid_request(format!(
-            "No endpoint at `{}`. docent serves /v1/chat/completions, /v1/search, /v1/models, /health and /metrics.",
+            "No endpoint at `{}`. docent serves /v1/chat/completions, /v1/search, /v1/embeddings, /v1/images/ID, /v1/models, /health and /metrics.",
             uri.path()
         ), None)
     }

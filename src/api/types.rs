@@ -166,11 +166,22 @@ pub struct SourceInfo {
     pub score: f32,
     #[serde(skip_serializing_if = "String::is_empty")]
     pub heading: String,
+    /// For an image source, its id: `GET /v1/images/ID` returns the PNG.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub image: Option<String>,
 }
 
 impl SourceInfo {
     pub fn new(number: usize, hit: &SearchHit) -> Self {
-        Self { number, kind: hit.kind, doc: hit.doc.clone(), pages: hit.pages.clone(), score: hit.score, heading: hit.heading.clone() }
+        Self {
+            number,
+            kind: hit.kind,
+            doc: hit.doc.clone(),
+            pages: hit.pages.clone(),
+            score: hit.score,
+            heading: hit.heading.clone(),
+            image: hit.image.clone(),
+        }
     }
 }
 

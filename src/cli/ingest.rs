@@ -13,7 +13,7 @@ use crate::i18n::Strings;
 use crate::rag::chunk::ChunkingOptions;
 use crate::rag::extract::check_pdfium;
 use crate::rag::embed::TextEncoder;
-use crate::rag::ingest::{collect_candidates, Candidate, FileReport, IngestOptions, Ingestor, Outcome, Progress};
+use crate::rag::ingest::{collect_candidates, Candidate, Counts, FileReport, IngestOptions, Ingestor, Outcome, Progress};
 use crate::rag::{load_text_encoder, KnowledgeBase};
 
 use super::IngestArgs;
@@ -124,7 +124,7 @@ impl Totals {
         let count = |wanted: fn(&Outcome) -> bool| reports.iter().filter(|report| wanted(&report.outcome)).count();
         Self {
             ingested: count(|outcome| {
-                matches!(outcome, Outcome::Ingested { .. } | Outcome::Renamed { .. } | Outcome::IngestedWithoutText { .. })
+                matches!(outcome, Outcome::Ingested(_) | Outcome::Renamed { .. } | Outcome::IngestedWithoutText { .. })
             }),
             unchanged: count(|outcome| matches!(outcome, Outcome::Unchanged)),
             failed: count(|outcome| matches!(outcome, Outcome::Failed(_))),
@@ -154,6 +154,11 @@ struct FileJson<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     chunks: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    images: Option<u32>,
+    /// Pages without a text layer, kept as images: their text is not searchable.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pages_without_text: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     error: Option<&'a str>,
 }
 
@@ -163,15 +168,28 @@ impl<'a> From<&'a FileReport> for FileJson<'a> {
             Outcome::Renamed { from, .. } => Some(from.as_str()),
             _ => None,
         };
+        let counts = match &report.outcome {
+            Outcome::Ingested(counts) | Outcome::Renamed { counts, .. } => Some(*counts),
+            _ => None,
+        };
         let (outcome, pages, chunks, error) = match &report.outcome {
-            Outcome::Ingested { pages, chunks } => ("ingested", Some(*pages), Some(*chunks), None),
-            Outcome::Renamed { pages, chunks, .. } => ("renamed", Some(*pages), Some(*chunks), None),
+            Outcome::Ingested(counts) => ("ingested", Some(counts.pages), Some(counts.chunks), None),
+            Outcome::Renamed { counts, .. } => ("renamed", Some(counts.pages), Some(counts.chunks), None),
             Outcome::IngestedWithoutText { pages } => ("ingested_without_text", Some(*pages), Some(0), None),
             Outcome::Unchanged => ("unchanged", None, None, None),
             Outcome::Failed(reason) => ("failed", None, None, Some(reason.as_str())),
             Outcome::Removed => ("removed", None, None, None),
         };
-        Self { path: &report.path, outcome, renamed_from, pages, chunks, error }
+        Self {
+            path: &report.path,
+            outcome,
+            renamed_from,
+            pages,
+            chunks,
+            images: counts.map(|counts| counts.images),
+            pages_without_text: counts.map(|counts| counts.scanned_pages),
+            error,
+        }
     }
 }
 
@@ -212,25 +230,29 @@ fn has_pdf_extension(path: &Path) -> bool {
     path.extension().is_some_and(|extension| extension.eq_ignore_ascii_case("pdf"))
 }
 
+/// Lists what a file contributed, e.g. `3 pages, 12 chunks, 2 images, 1 page without text`,
+/// leaving out zero pages, images and pages without text.
+fn describe_counts(counts: &Counts, strings: &Strings) -> String {
+    let mut parts = Vec::new();
+    if counts.pages > 0 {
+        parts.push(strings.pages.format(u64::from(counts.pages)));
+    }
+    parts.push(strings.chunks.format(u64::from(counts.chunks)));
+    if counts.images > 0 {
+        parts.push(strings.images.format(u64::from(counts.images)));
+    }
+    if counts.scanned_pages > 0 {
+        parts.push(strings.scanned_pages.format(u64::from(counts.scanned_pages)));
+    }
+    parts.join(", ")
+}
+
 fn outcome_line(report: &FileReport, strings: &Strings) -> String {
     match &report.outcome {
-        Outcome::Ingested { pages, chunks } if *pages > 0 => format!(
-            "{}: {} ({}, {})",
-            report.path,
-            strings.ingested,
-            strings.pages.format(u64::from(*pages)),
-            strings.chunks.format(u64::from(*chunks))
-        ),
-        Outcome::Ingested { chunks, .. } => {
-            format!("{}: {} ({})", report.path, strings.ingested, strings.chunks.format(u64::from(*chunks)))
+        Outcome::Ingested(counts) => format!("{}: {} ({})", report.path, strings.ingested, describe_counts(counts, strings)),
+        Outcome::Renamed { from, counts } => {
+            format!("{}: {} {from} ({})", report.path, strings.renamed_from, describe_counts(counts, strings))
         }
-        Outcome::Renamed { from, pages, chunks } => format!(
-            "{}: {} {from} ({}, {})",
-            report.path,
-            strings.renamed_from,
-            strings.pages.format(u64::from(*pages)),
-            strings.chunks.format(u64::from(*chunks))
-        ),
         Outcome::IngestedWithoutText { pages: 0 } => format!("{}: {}", report.path, strings.ingested_empty),
         Outcome::IngestedWithoutText { pages } => {
             format!("{}: {} ({})", report.path, strings.ingested_no_text, strings.pages.format(u64::from(*pages)))

@@ -27,6 +27,9 @@ struct Stats {
     failed: usize,
     pages: u64,
     chunks: u64,
+    images: u64,
+    /// Pages without a text layer, kept as images.
+    pages_without_text: u64,
     vectors: u64,
     /// The text encoder that made the vectors; `null` for a full-text-only knowledge base.
     text_encoder: Option<String>,
@@ -59,6 +62,7 @@ fn stats(paths: &Paths, kb_name: &str, json: bool) -> Result<()> {
     let documents = knowledge_base.catalog()?.list()?;
 
     let count = |status| documents.iter().filter(|document| document.status == status).count();
+    let (images, pages_without_text) = knowledge_base.image_counts()?;
     let stats = Stats {
         name: knowledge_base.name.clone(),
         documents: documents.len(),
@@ -67,6 +71,8 @@ fn stats(paths: &Paths, kb_name: &str, json: bool) -> Result<()> {
         failed: count(DocumentStatus::Failed),
         pages: documents.iter().map(|document| u64::from(document.pages)).sum(),
         chunks: knowledge_base.index().chunk_count(),
+        images,
+        pages_without_text,
         vectors: knowledge_base.vector_count()?,
         text_encoder: knowledge_base.recorded_text_encoder()?.map(|(id, _)| id),
         bytes: documents.iter().map(|document| document.size).sum(),
@@ -89,6 +95,8 @@ fn stats(paths: &Paths, kb_name: &str, json: bool) -> Result<()> {
     println!("documents:      {} ({} ready, {} without text, {} failed)", stats.documents, stats.ready, stats.without_text, stats.failed);
     println!("pages:          {}", stats.pages);
     println!("chunks:         {}", stats.chunks);
+    // Without an image encoder, images are found through their captions and surrounding text.
+    println!("images:         {} ({} pages without text), found by their text", stats.images, stats.pages_without_text);
     match &stats.text_encoder {
         Some(encoder) => println!("vectors:        {} ({encoder})", stats.vectors),
         None => println!("vectors:        none (full text only)"),

@@ -37,6 +37,9 @@ pub fn run(paths: &Paths, kb_name: &str, args: &SearchArgs) -> Result<()> {
         };
         let heading = if hit.heading.is_empty() { String::new() } else { format!(" § {}", hit.heading) };
         println!("{}. {}{pages}{heading}  (score {:.2})", rank + 1, hit.doc, hit.score);
+        if let Some(image) = &hit.image {
+            println!("   [image] {}", knowledge_base.images_dir().join(format!("{image}.png")).display());
+        }
         let preview: String = join_lines(&hit.text).chars().take(240).collect();
         println!("   {preview}\n");
     }

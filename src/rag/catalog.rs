@@ -54,6 +54,19 @@ pub struct DocumentRecord {
 
 const VECTOR_GENERATION_KEY: &str = "vector_generation";
 
+/// An image of a document, as the catalog keeps it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ImageRecord {
+    /// The image's chunk in the document.
+    pub ordinal: u32,
+    /// sha256 of the stored PNG, which is `images/ID.png` in the knowledge base.
+    pub image_id: String,
+    pub page: Option<u32>,
+    pub width: u32,
+    pub height: u32,
+    pub scanned_page: bool,
+}
+
 pub struct Catalog {
     connection: Connection,
 }
@@ -82,6 +95,16 @@ impl Catalog {
                      doc_id TEXT NOT NULL,
                      ordinal INTEGER NOT NULL,
                      vector BLOB NOT NULL,
+                     PRIMARY KEY (doc_id, ordinal)
+                 ) WITHOUT ROWID;
+                 CREATE TABLE IF NOT EXISTS images (
+                     doc_id TEXT NOT NULL,
+                     ordinal INTEGER NOT NULL,
+                     image_id TEXT NOT NULL,
+                     page INTEGER,
+                     width INTEGER NOT NULL,
+                     height INTEGER NOT NULL,
+                     scanned_page INTEGER NOT NULL,
                      PRIMARY KEY (doc_id, ordinal)
                  ) WITHOUT ROWID;
                  CREATE TABLE IF NOT EXISTS settings (
@@ -113,13 +136,14 @@ impl Catalog {
         rows.collect::<Result<Vec<_>, _>>().context("could not read the catalog")
     }
 
-    /// Writes a document's row and, when `vectors` is given, replaces its chunk vectors
-    /// (one per chunk, in chunk order), all in one transaction. `replaces` names a document
-    /// to remove in the same transaction: the old path of a renamed file.
+    /// Writes a document's row and its images and, when `vectors` is given, replaces its
+    /// chunk vectors (one per chunk, in chunk order), all in one transaction. `replaces`
+    /// names a document to remove in the same transaction: the old path of a renamed file.
     pub fn commit_document(
         &mut self,
         record: &DocumentRecord,
         vectors: Option<&[Vec<f32>]>,
+        images: &[ImageRecord],
         replaces: Option<&str>,
     ) -> Result<()> {
         let transaction = self.connection.transaction().context("could not write the catalog")?;
@@ -127,7 +151,26 @@ impl Catalog {
             if transaction.execute("DELETE FROM chunk_vectors WHERE doc_id = ?1", params![old_id])? > 0 {
                 bump_vector_generation(&transaction)?;
             }
+            transaction.execute("DELETE FROM images WHERE doc_id = ?1", params![old_id])?;
             transaction.execute("DELETE FROM documents WHERE id = ?1", params![old_id])?;
+        }
+        transaction.execute("DELETE FROM images WHERE doc_id = ?1", params![record.id])?;
+        {
+            let mut insert = transaction.prepare(
+                "INSERT INTO images (doc_id, ordinal, image_id, page, width, height, scanned_page)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            )?;
+            for image in images {
+                insert.execute(params![
+                    record.id,
+                    image.ordinal,
+                    image.image_id,
+                    image.page,
+                    image.width,
+                    image.height,
+                    image.scanned_page
+                ])?;
+            }
         }
         if let Some(vectors) = vectors {
             transaction.execute("DELETE FROM chunk_vectors WHERE doc_id = ?1", params![record.id])?;
@@ -185,6 +228,22 @@ impl Catalog {
         rows.collect::<Result<Vec<_>, _>>().context("could not read the catalog")
     }
 
+    /// Returns the ids of every image some document still uses.
+    pub fn referenced_images(&self) -> Result<std::collections::HashSet<String>> {
+        let mut statement = self.connection.prepare("SELECT DISTINCT image_id FROM images")?;
+        let rows = statement.query_map([], |row| row.get(0))?;
+        rows.collect::<Result<_, _>>().context("could not read the catalog")
+    }
+
+    /// Counts the images, and among them the renderings of pages without a text layer.
+    pub fn image_counts(&self) -> Result<(u64, u64)> {
+        self.connection
+            .query_row("SELECT COUNT(*), COALESCE(SUM(scanned_page), 0) FROM images", [], |row| {
+                Ok((row.get::<_, i64>(0)? as u64, row.get::<_, i64>(1)? as u64))
+            })
+            .context("could not read the catalog")
+    }
+
     pub fn document_vector_count(&self, id: &str) -> Result<u64> {
         let count: i64 = self
             .connection
@@ -207,6 +266,7 @@ impl Catalog {
         if removed > 0 {
             bump_vector_generation(&transaction)?;
         }
+        transaction.execute("DELETE FROM images WHERE doc_id = ?1", params![id])?;
         transaction.execute("DELETE FROM documents WHERE id = ?1", params![id])?;
         transaction.commit().context("could not write the catalog")
     }

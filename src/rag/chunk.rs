@@ -22,6 +22,9 @@ pub struct Chunk {
     pub pages: Vec<u32>,
     pub heading: String,
     pub text: String,
+    /// For an image's chunk, the image's id (its file in the knowledge base is
+    /// `images/ID.png`); the text is then the image's caption.
+    pub image: Option<String>,
 }
 
 /// Splits a document's pages into chunks. PDF chunks never cross a page boundary, so each
@@ -35,10 +38,12 @@ pub fn chunk_document(kind: DocumentKind, pages: &[PageText], options: ChunkingO
             DocumentKind::Pdf | DocumentKind::Text => {
                 vec![Section { heading: String::new(), blocks: paragraphs(&page.text) }]
             }
+            // An image file has no text pages; its image becomes a chunk at ingest.
+            DocumentKind::Image => Vec::new(),
         };
         for section in sections {
             for text in pack_blocks(&section.blocks, options) {
-                chunks.push(Chunk { pages: page_numbers.clone(), heading: section.heading.clone(), text });
+                chunks.push(Chunk { pages: page_numbers.clone(), heading: section.heading.clone(), text, image: None });
             }
         }
     }

@@ -1,4 +1,5 @@
-//! Text extraction: PDF pages through pdfium, Markdown and plain text as one page-less body.
+//! Extraction: PDF pages and their images through pdfium, Markdown and plain text as one
+//! page-less body, and image files as one image each.
 
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
@@ -13,6 +14,7 @@ pub enum DocumentKind {
     Pdf,
     Markdown,
     Text,
+    Image,
 }
 
 impl DocumentKind {
@@ -23,6 +25,7 @@ impl DocumentKind {
             "pdf" => Some(Self::Pdf),
             "md" | "markdown" => Some(Self::Markdown),
             "txt" | "text" => Some(Self::Text),
+            "png" | "jpg" | "jpeg" | "webp" => Some(Self::Image),
             _ => None,
         }
     }
@@ -32,6 +35,7 @@ impl DocumentKind {
             Self::Pdf => "pdf",
             Self::Markdown => "markdown",
             Self::Text => "text",
+            Self::Image => "image",
         }
     }
 }
@@ -42,6 +46,39 @@ pub struct PageText {
     pub number: Option<u32>,
     pub text: String,
 }
+
+/// An image found in a document, downscaled to at most [`MAX_IMAGE_SIDE`] pixels a side.
+#[derive(Debug, Clone)]
+pub struct ExtractedImage {
+    /// 1-based page, `None` for an image file.
+    pub page: Option<u32>,
+    pub image: image::RgbImage,
+    /// Text that describes the image: its caption or the text around it, or for an image
+    /// file the words of its file name.
+    pub caption: String,
+    /// The image is the rendering of a page without a text layer (a scan).
+    pub scanned_page: bool,
+}
+
+/// Contents of a file: the text of each page and its images.
+#[derive(Debug, Clone, Default)]
+pub struct Extracted {
+    pub pages: Vec<PageText>,
+    pub images: Vec<ExtractedImage>,
+}
+
+/// Maximum side of a kept image, in pixels. It bounds memory and disk per image and leaves
+/// room above the input size of common vision encoders (336 pixels for LLaVA 1.5).
+pub const MAX_IMAGE_SIDE: u32 = 1024;
+
+/// Images smaller than this on either side are bullets, rules or spacers.
+const MIN_IMAGE_SIDE: u32 = 32;
+
+/// Most images kept from one page; more are usually tiles of a single picture.
+const MAX_IMAGES_PER_PAGE: usize = 16;
+
+/// Largest image file decoded, in pixels; a decompression bomb is rejected before decoding.
+pub const MAX_IMAGE_FILE_PIXELS: u64 = 64 * 1024 * 1024;
 
 /// Reason a file could not be read. The message is shown to the user next to the file.
 #[derive(Debug, thiserror::Error)]
@@ -58,6 +95,10 @@ pub enum ExtractError {
     NoPages,
     #[error("file is not valid UTF-8 text")]
     NotUtf8,
+    #[error("image could not be decoded: {0}")]
+    InvalidImage(String),
+    #[error("image is {width}x{height} pixels, more than the limit of {MAX_IMAGE_FILE_PIXELS} pixels")]
+    ImageTooLarge { width: u32, height: u32 },
     #[error("could not read the file: {0}")]
     Io(#[from] std::io::Error),
     #[error("PDF engine failed: {0}")]
@@ -69,20 +110,85 @@ pub enum ExtractError {
     PdfiumMissing { path: PathBuf, reason: String },
 }
 
-/// Reads the pages of a file of the given kind.
-pub fn extract(path: &Path, kind: DocumentKind, pdfium_path: &Path) -> Result<Vec<PageText>, ExtractError> {
+/// Reads the pages and images of a file of the given kind.
+pub fn extract(path: &Path, kind: DocumentKind, pdfium_path: &Path) -> Result<Extracted, ExtractError> {
     match kind {
         DocumentKind::Pdf => extract_pdf(path, pdfium_path),
         DocumentKind::Markdown | DocumentKind::Text => {
             let bytes = std::fs::read(path)?;
             let text = String::from_utf8(bytes).map_err(|_| ExtractError::NotUtf8)?;
             let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
-            Ok(vec![PageText { number: None, text: clean(text) }])
+            Ok(Extracted { pages: vec![PageText { number: None, text: clean(text) }], images: Vec::new() })
+        }
+        DocumentKind::Image => {
+            let image = read_image_file(path)?;
+            let caption = file_name_words(path);
+            Ok(Extracted {
+                pages: Vec::new(),
+                images: vec![ExtractedImage { page: None, image, caption, scanned_page: false }],
+            })
         }
     }
 }
 
-fn extract_pdf(path: &Path, pdfium_path: &Path) -> Result<Vec<PageText>, ExtractError> {
+/// Decodes an image file into RGB within [`MAX_IMAGE_FILE_PIXELS`], downscaled.
+fn read_image_file(path: &Path) -> Result<image::RgbImage, ExtractError> {
+    if std::fs::metadata(path)?.len() == 0 {
+        return Err(ExtractError::Empty);
+    }
+    // The header gives the size, so a decompression bomb is rejected before any decoding.
+    let (width, height) = image_reader(path)?
+        .into_dimensions()
+        .map_err(|error| ExtractError::InvalidImage(error.to_string()))?;
+    if u64::from(width) * u64::from(height) > MAX_IMAGE_FILE_PIXELS {
+        return Err(ExtractError::ImageTooLarge { width, height });
+    }
+    let decoded = image_reader(path)?.decode().map_err(|error| ExtractError::InvalidImage(error.to_string()))?;
+    Ok(downscale(decoded).to_rgb8())
+}
+
+fn image_reader(path: &Path) -> Result<image::ImageReader<std::io::BufReader<std::fs::File>>, ExtractError> {
+    let mut reader = image::ImageReader::open(path)?
+        .with_guessed_format()
+        .map_err(|error| ExtractError::InvalidImage(error.to_string()))?;
+    let mut limits = image::Limits::default();
+    // RGBA at 4 bytes a pixel is the largest buffer a decoder allocates for these formats.
+    limits.max_alloc = Some(MAX_IMAGE_FILE_PIXELS * 4);
+    reader.limits(limits);
+    Ok(reader)
+}
+
+/// Shrinks an image so that its longer side is at most [`MAX_IMAGE_SIDE`].
+fn downscale(image: image::DynamicImage) -> image::DynamicImage {
+    if image.width().max(image.height()) <= MAX_IMAGE_SIDE {
+        return image;
+    }
+    image.resize(MAX_IMAGE_SIDE, MAX_IMAGE_SIDE, image::imageops::FilterType::Triangle)
+}
+
+/// Turns `pump-exploded_view.png` into "pump exploded view".
+fn file_name_words(path: &Path) -> String {
+    let stem = path.file_stem().map(|stem| stem.to_string_lossy().into_owned()).unwrap_or_default();
+    stem.split(|c: char| c == '-' || c == '_' || c == '.' || c.is_whitespace())
+        .filter(|word| !word.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Tells a blank or single-colour image (a spacer or background) from a picture.
+fn is_blank(image: &image::RgbImage) -> bool {
+    let mut min = [u8::MAX; 3];
+    let mut max = [u8::MIN; 3];
+    for pixel in image.pixels() {
+        for channel in 0..3 {
+            min[channel] = min[channel].min(pixel[channel]);
+            max[channel] = max[channel].max(pixel[channel]);
+        }
+    }
+    (0..3).all(|channel| max[channel].saturating_sub(min[channel]) < 8)
+}
+
+fn extract_pdf(path: &Path, pdfium_path: &Path) -> Result<Extracted, ExtractError> {
     if std::fs::metadata(path)?.len() == 0 {
         return Err(ExtractError::Empty);
     }
@@ -99,15 +205,134 @@ fn extract_pdf(path: &Path, pdfium_path: &Path) -> Result<Vec<PageText>, Extract
         return Err(ExtractError::NoPages);
     }
 
-    let mut pages = Vec::with_capacity(page_count as usize);
+    let mut extracted = Extracted { pages: Vec::with_capacity(page_count as usize), images: Vec::new() };
     for (index, page) in document.pages().iter().enumerate() {
-        let text = page
-            .text()
-            .map_err(|error| ExtractError::Pdfium(format!("page {}: {error}", index + 1)))?
-            .all();
-        pages.push(PageText { number: Some(index as u32 + 1), text: clean(&text) });
+        let number = index as u32 + 1;
+        let page_text = page.text().map_err(|error| ExtractError::Pdfium(format!("page {number}: {error}")))?;
+        let text = clean(&page_text.all());
+        let has_text = !text.trim().is_empty();
+
+        let mut page_images = page_images(&document, &page, &page_text, number);
+        if !has_text && page_images.len() <= 1 {
+            // A page without a text layer is kept whole as an image, for image retrieval and
+            // for OCR, in place of the one scan image it usually carries.
+            page_images.clear();
+            if let Some(image) = render_page(&page) {
+                page_images.push(ExtractedImage { page: Some(number), image, caption: String::new(), scanned_page: true });
+            }
+        }
+        extracted.images.extend(page_images);
+        extracted.pages.push(PageText { number: Some(number), text });
     }
-    Ok(pages)
+    Ok(extracted)
+}
+
+/// Collects a page's pictures with the text around them. Images pdfium cannot decode are
+/// taken from a rendering of the page region they cover.
+fn page_images(document: &PdfDocument, page: &PdfPage, page_text: &PdfPageText, number: u32) -> Vec<ExtractedImage> {
+    let mut images = Vec::new();
+    for object in page.objects().iter() {
+        if images.len() == MAX_IMAGES_PER_PAGE {
+            break;
+        }
+        let Some(image_object) = object.as_image_object() else {
+            continue;
+        };
+        let (Ok(width), Ok(height)) = (image_object.width(), image_object.height()) else {
+            continue;
+        };
+        let (width, height) = (width.max(0) as u32, height.max(0) as u32);
+        if width < MIN_IMAGE_SIDE || height < MIN_IMAGE_SIDE {
+            continue;
+        }
+        let (target_width, target_height) = fit_within(width, height, MAX_IMAGE_SIDE);
+        let decoded = image_object
+            .get_processed_image_with_size(document, target_width as Pixels, target_height as Pixels)
+            .map(|image| downscale(image).to_rgb8());
+        let Ok(bounds) = object.bounds().map(|quad| quad.to_rect()) else {
+            continue;
+        };
+        let image = match decoded {
+            Ok(image) => image,
+            Err(error) => {
+                tracing::debug!(page = number, %error, "rendering the region of an image pdfium could not decode");
+                match render_region(page, &bounds) {
+                    Some(image) => image,
+                    None => continue,
+                }
+            }
+        };
+        if is_blank(&image) {
+            continue;
+        }
+        let caption = caption_near(page_text, &bounds, page);
+        images.push(ExtractedImage { page: Some(number), image, caption, scanned_page: false });
+    }
+    images
+}
+
+/// Returns the size of `width` x `height` scaled down to fit in a square of `side`.
+fn fit_within(width: u32, height: u32, side: u32) -> (u32, u32) {
+    let longer = width.max(height);
+    if longer <= side {
+        return (width, height);
+    }
+    let scale = f64::from(side) / f64::from(longer);
+    (((f64::from(width) * scale).round() as u32).max(1), ((f64::from(height) * scale).round() as u32).max(1))
+}
+
+/// Points of page height searched below an image for its caption, and above it.
+const CAPTION_BELOW: f32 = 48.0;
+const CAPTION_ABOVE: f32 = 24.0;
+/// Points around the image searched when no caption sits right below or above it.
+const SURROUNDING: f32 = 120.0;
+
+/// Finds the text that describes an image: the lines right below or above it (where
+/// captions sit), else the text around it.
+fn caption_near(page_text: &PdfPageText, bounds: &PdfRect, page: &PdfPage) -> String {
+    let band = |bottom: f32, top: f32, margin: f32| {
+        let rect = PdfRect::new_from_values(
+            bottom.max(0.0),
+            (bounds.left().value - margin).max(0.0),
+            top.min(page.height().value),
+            (bounds.right().value + margin).min(page.width().value),
+        );
+        clean(&page_text.inside_rect(rect)).trim().to_string()
+    };
+    let below = band(bounds.bottom().value - CAPTION_BELOW, bounds.bottom().value, 24.0);
+    let above = band(bounds.top().value, bounds.top().value + CAPTION_ABOVE, 24.0);
+    let caption = [below, above].into_iter().filter(|text| !text.is_empty()).collect::<Vec<_>>().join(" ");
+    if !caption.is_empty() {
+        return caption;
+    }
+    band(bounds.bottom().value - SURROUNDING, bounds.top().value + SURROUNDING, SURROUNDING)
+}
+
+/// Renders a whole page with its longer side at [`MAX_IMAGE_SIDE`] pixels (about 130 dpi
+/// for US Letter), enough for text in scans to stay legible for OCR.
+fn render_page(page: &PdfPage) -> Option<image::RgbImage> {
+    let config = if page.height().value >= page.width().value {
+        PdfRenderConfig::new().set_target_height(MAX_IMAGE_SIDE as Pixels)
+    } else {
+        PdfRenderConfig::new().set_target_width(MAX_IMAGE_SIDE as Pixels)
+    };
+    let bitmap = page.render_with_config(&config).ok()?;
+    Some(bitmap.as_image().ok()?.to_rgb8())
+}
+
+/// Renders the page and crops the region of `bounds` (PDF points, origin bottom-left).
+fn render_region(page: &PdfPage, bounds: &PdfRect) -> Option<image::RgbImage> {
+    let rendered = render_page(page)?;
+    let scale_x = rendered.width() as f32 / page.width().value;
+    let scale_y = rendered.height() as f32 / page.height().value;
+    let left = (bounds.left().value * scale_x).max(0.0) as u32;
+    let top = ((page.height().value - bounds.top().value) * scale_y).max(0.0) as u32;
+    let width = ((bounds.width().value * scale_x) as u32).min(rendered.width().saturating_sub(left));
+    let height = ((bounds.height().value * scale_y) as u32).min(rendered.height().saturating_sub(top));
+    if width < MIN_IMAGE_SIDE || height < MIN_IMAGE_SIDE {
+        return None;
+    }
+    Some(image::imageops::crop_imm(&rendered, left, top, width, height).to_image())
 }
 
 /// Looks for `%%EOF` in the last KiB of the file, where PDF writers put it (trailing

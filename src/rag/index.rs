@@ -26,12 +26,12 @@ const MAX_QUERY_CHARS: usize = 2_000;
 /// Matches in a chunk's heading path count this much more than matches in its text.
 const HEADING_BOOST: f32 = 1.5;
 
-/// Kind of a search result. Only text chunks exist so far, and image results will come
-/// with an image index.
+/// Kind of a search result: a passage of text, or an image found by its caption.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum HitKind {
     Text,
+    Image,
 }
 
 /// A retriever that found a result.
@@ -55,6 +55,9 @@ pub struct SearchHit {
     pub text: String,
     #[serde(skip_serializing_if = "String::is_empty")]
     pub heading: String,
+    /// Id of the image of an image result: `images/ID.png` in the knowledge base.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub image: Option<String>,
     pub retrievers: Vec<Retriever>,
     #[serde(skip)]
     pub key: ChunkKey,
@@ -64,6 +67,7 @@ pub struct SearchHit {
 struct Fields {
     doc_id: Field,
     ordinal: Field,
+    image: Field,
     doc: Field,
     pages: Field,
     heading: Field,
@@ -110,6 +114,7 @@ impl TextIndex {
         let fields = Fields {
             doc_id: field("doc_id")?,
             ordinal: field("ordinal")?,
+            image: field("image")?,
             doc: field("doc")?,
             pages: field("pages")?,
             heading: field("heading")?,
@@ -155,6 +160,9 @@ impl TextIndex {
             );
             for page in &chunk.pages {
                 document.add_u64(fields.pages, u64::from(*page));
+            }
+            if let Some(image) = &chunk.image {
+                document.add_text(fields.image, image);
             }
             writer.add_document(document).context("could not add a chunk to the index")?;
         }
@@ -235,8 +243,10 @@ impl TextIndex {
             .map(|page| page as u32)
             .collect();
         let ordinal = document.get_first(self.fields.ordinal).and_then(|value| value.as_u64()).unwrap_or_default();
+        let image = Some(text_of(self.fields.image)).filter(|image| !image.is_empty());
         SearchHit {
-            kind: HitKind::Text,
+            kind: if image.is_some() { HitKind::Image } else { HitKind::Text },
+            image,
             doc: text_of(self.fields.doc),
             pages,
             score,
@@ -258,6 +268,7 @@ fn schema() -> Schema {
     builder.add_text_field("doc_id", STRING | STORED);
     // Position of the chunk in its document, which keys its vector in the catalog.
     builder.add_u64_field("ordinal", INDEXED | STORED);
+    builder.add_text_field("image", STORED);
     builder.add_text_field("doc", STORED);
     builder.add_u64_field("pages", STORED);
     // The analyzed fields index the NFKC-folded text; `heading` and `text` store it as

@@ -14,10 +14,10 @@ use sha2::{Digest, Sha256};
 use tantivy::IndexWriter;
 use walkdir::WalkDir;
 
-use super::catalog::{Catalog, DocumentRecord, DocumentStatus};
+use super::catalog::{Catalog, DocumentRecord, DocumentStatus, ImageRecord};
 use super::chunk::{chunk_document, Chunk, ChunkingOptions};
 use super::embed::TextEncoder;
-use super::extract::{extract, DocumentKind};
+use super::extract::{extract, DocumentKind, ExtractedImage};
 use super::knowledge_base::{KnowledgeBase, TEXT_ENCODER_PATH_SETTING, TEXT_ENCODER_SETTING};
 use super::vector_cache::VectorCache;
 
@@ -29,6 +29,16 @@ pub struct IngestOptions {
     pub text_encoder: Option<(Arc<dyn TextEncoder>, PathBuf)>,
     /// Cache of encoder outputs by text hash.
     pub vector_cache: PathBuf,
+}
+
+/// Counts of an ingested file's contents. `scanned_pages` are pages without a text layer,
+/// kept as images (a warning: their text is not searchable).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Counts {
+    pub pages: u32,
+    pub chunks: u32,
+    pub images: u32,
+    pub scanned_pages: u32,
 }
 
 /// Progress of the file being ingested, for a progress display.
@@ -43,10 +53,10 @@ pub enum Progress {
 /// Result of ingesting one file.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Outcome {
-    Ingested { pages: u32, chunks: u32 },
+    Ingested(Counts),
     /// Ingested under a new path; the document at the old path, whose file is gone and had
     /// the same content, was removed.
-    Renamed { from: String, pages: u32, chunks: u32 },
+    Renamed { from: String, counts: Counts },
     /// Ingested, but no page had extractable text.
     IngestedWithoutText { pages: u32 },
     Unchanged,
@@ -97,7 +107,7 @@ pub fn collect_candidates(paths: &[PathBuf]) -> Vec<Candidate> {
             } else {
                 candidates.push(Candidate::Invalid(FileReport {
                     path: display_path,
-                    outcome: Outcome::Failed("unsupported file type: docent reads .pdf, .md, .markdown and .txt".into()),
+                    outcome: Outcome::Failed("unsupported file type: docent reads .pdf, .md, .markdown, .txt, .png, .jpg, .jpeg and .webp".into()),
                 }));
             }
         } else {
@@ -180,8 +190,8 @@ impl<'a> Ingestor<'a> {
             }
         }
 
-        let pages = match extract(path, kind, &self.options.pdfium_library) {
-            Ok(pages) => pages,
+        let extracted = match extract(path, kind, &self.options.pdfium_library) {
+            Ok(extracted) => extracted,
             Err(error) => {
                 let reason = error.to_string();
                 // Keep a working earlier version rather than replacing it with nothing.
@@ -203,8 +213,9 @@ impl<'a> Ingestor<'a> {
             }
         };
 
-        let chunks = chunk_document(kind, &pages, self.options.chunking);
-        let page_count = pages.iter().filter(|page| page.number.is_some()).count() as u32;
+        let mut chunks = chunk_document(kind, &extracted.pages, self.options.chunking);
+        let page_count = extracted.pages.iter().filter(|page| page.number.is_some()).count() as u32;
+        let images = self.store_images(&extracted.images, &display_path, &mut chunks)?;
         on_progress(Progress::Extracted { pages: page_count, chunks: chunks.len() as u32 });
         let vectors = self.encode(&chunks, &mut on_progress)?;
 
@@ -222,7 +233,8 @@ impl<'a> Ingestor<'a> {
         index.add_chunks(&self.writer, &id, &display_path, &chunks)?;
         self.writer.commit().context("could not commit the index")?;
 
-        let status = if chunks.is_empty() { DocumentStatus::NoText } else { DocumentStatus::Ready };
+        let has_text = chunks.iter().any(|chunk| chunk.image.is_none());
+        let status = if has_text || kind == DocumentKind::Image { DocumentStatus::Ready } else { DocumentStatus::NoText };
         let record = DocumentRecord {
             id,
             path: display_path.clone(),
@@ -234,14 +246,62 @@ impl<'a> Ingestor<'a> {
             pages: page_count,
             chunks: chunks.len() as u32,
         };
-        self.catalog.commit_document(&record, vectors.as_deref(), renamed_from.as_ref().map(|old| old.id.as_str()))?;
+        let replaces = renamed_from.as_ref().map(|old| old.id.as_str());
+        self.catalog.commit_document(&record, vectors.as_deref(), &images, replaces)?;
 
-        tracing::debug!(path = %display_path, pages = page_count, chunks = chunks.len(), "ingested");
+        tracing::debug!(path = %display_path, pages = page_count, chunks = chunks.len(), images = images.len(), "ingested");
+        let counts = Counts {
+            pages: page_count,
+            chunks: chunks.len() as u32,
+            images: images.len() as u32,
+            scanned_pages: images.iter().filter(|image| image.scanned_page).count() as u32,
+        };
         match (status, renamed_from) {
             (DocumentStatus::NoText, _) => report(Outcome::IngestedWithoutText { pages: page_count }),
-            (_, Some(old)) => report(Outcome::Renamed { from: old.path, pages: page_count, chunks: chunks.len() as u32 }),
-            _ => report(Outcome::Ingested { pages: page_count, chunks: chunks.len() as u32 }),
+            (_, Some(old)) => report(Outcome::Renamed { from: old.path, counts }),
+            _ => report(Outcome::Ingested(counts)),
         }
+    }
+
+    /// Saves each image as `images/ID.png` (ID = sha256 of the PNG, so repeated images are
+    /// stored once) and appends a chunk for it, whose text is its caption.
+    fn store_images(&self, images: &[ExtractedImage], display_path: &str, chunks: &mut Vec<Chunk>) -> Result<Vec<ImageRecord>> {
+        let dir = self.knowledge_base.images_dir();
+        if !images.is_empty() {
+            std::fs::create_dir_all(&dir).with_context(|| format!("could not create `{}`", dir.display()))?;
+        }
+        let mut records = Vec::with_capacity(images.len());
+        for image in images {
+            let mut png = Vec::new();
+            image
+                .image
+                .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
+                .context("could not encode an image as PNG")?;
+            let image_id = format!("{:x}", Sha256::digest(&png));
+            let path = dir.join(format!("{image_id}.png"));
+            if !path.exists() {
+                let partial = dir.join(format!("{image_id}.png.partial"));
+                std::fs::write(&partial, &png).with_context(|| format!("could not write `{}`", partial.display()))?;
+                std::fs::rename(&partial, &path).with_context(|| format!("could not write `{}`", path.display()))?;
+            }
+
+            let text = match (image.caption.trim(), image.page) {
+                (caption, _) if !caption.is_empty() => caption.to_string(),
+                (_, Some(page)) if image.scanned_page => format!("{display_path}, page {page}: scanned page without text"),
+                (_, Some(page)) => format!("{display_path}, page {page}: image"),
+                (_, None) => display_path.to_string(),
+            };
+            records.push(ImageRecord {
+                ordinal: chunks.len() as u32,
+                image_id: image_id.clone(),
+                page: image.page,
+                width: image.image.width(),
+                height: image.image.height(),
+                scanned_page: image.scanned_page,
+            });
+            chunks.push(Chunk { pages: image.page.into_iter().collect(), heading: String::new(), text, image: Some(image_id) });
+        }
+        Ok(records)
     }
 
     /// Tells whether a document has all its chunk vectors, or needs none because no
@@ -288,15 +348,26 @@ impl<'a> Ingestor<'a> {
         Ok(reports)
     }
 
-    /// Waits for pending merges so that the process can exit with a compact index.
+    /// Waits for pending merges, deletes image files no document uses any more, and saves
+    /// the vector index.
     pub fn finish(self) -> Result<()> {
+        let referenced = self.catalog.referenced_images()?;
+        if let Ok(entries) = std::fs::read_dir(self.knowledge_base.images_dir()) {
+            for entry in entries.flatten() {
+                let name = entry.file_name().to_string_lossy().into_owned();
+                let id = name.strip_suffix(".png").unwrap_or(&name);
+                if !referenced.contains(id) {
+                    let _ = std::fs::remove_file(entry.path());
+                }
+            }
+        }
         self.writer.wait_merging_threads().context("could not finish index merges")?;
         self.knowledge_base.index().refresh()?;
         self.knowledge_base.prepare_dense_index()
     }
 }
 
-/// The text a chunk's vector is computed from: its heading path, then its text.
+/// Builds the text a chunk's vector is computed from: its heading path, then its text.
 fn passage_text(chunk: &Chunk) -> String {
     if chunk.heading.is_empty() {
         chunk.text.clone()

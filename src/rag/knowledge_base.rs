@@ -111,6 +111,16 @@ impl KnowledgeBase {
         self.catalog.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
+    /// Returns the folder of the images extracted from the documents.
+    pub fn images_dir(&self) -> PathBuf {
+        self.dir.join("images")
+    }
+
+    /// Counts the stored images, and among them pages without a text layer.
+    pub fn image_counts(&self) -> Result<(u64, u64)> {
+        self.shared_catalog().image_counts()
+    }
+
     pub fn index(&self) -> &TextIndex {
         &self.index
     }

@@ -142,6 +142,7 @@ mod tests {
             score: 3.2,
             text: String::new(),
             heading: String::new(),
+            image: None,
             retrievers: Vec::new(),
             key: Default::default(),
         };

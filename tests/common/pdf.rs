@@ -18,6 +18,35 @@ pub struct TextRun<'a> {
 pub struct PdfOptions {
     /// Adds a Standard security handler whose user password is not empty.
     pub encrypted: bool,
+    /// RGB images drawn on pages.
+    pub images: Vec<PdfImage>,
+}
+
+/// An RGB image of `width` x `height` pixels, drawn on page `page` (0-based) in the
+/// rectangle at (`x`, `y`) of `display_width` x `display_height` points.
+pub struct PdfImage {
+    pub page: usize,
+    pub width: u32,
+    pub height: u32,
+    /// `width * height * 3` bytes, rows top to bottom.
+    pub rgb: Vec<u8>,
+    pub x: u32,
+    pub y: u32,
+    pub display_width: u32,
+    pub display_height: u32,
+}
+
+impl PdfImage {
+    /// A picture with a colour gradient, so that it is neither blank nor a spacer.
+    pub fn gradient(page: usize, width: u32, height: u32, x: u32, y: u32) -> Self {
+        let mut rgb = Vec::with_capacity((width * height * 3) as usize);
+        for row in 0..height {
+            for column in 0..width {
+                rgb.extend([(column * 255 / width) as u8, (row * 255 / height) as u8, 128]);
+            }
+        }
+        Self { page, width, height, rgb, x, y, display_width: width, display_height: height }
+    }
 }
 
 /// Builds a PDF with one page per entry, each listing its lines top to bottom.
@@ -59,13 +88,36 @@ pub fn build_pdf(pages: &[Vec<TextRun>], options: &PdfOptions) -> Vec<u8> {
                   /ItalicAngle 0 /Ascent 900 /Descent -200 /CapHeight 700 /StemV 80 >>"
         .into();
 
+    let first_image_object = first_page_object + 2 * pages.len();
     for (index, runs) in pages.iter().enumerate() {
         let content_object = first_page_object + 2 * index + 1;
+        let page_images: Vec<(usize, &PdfImage)> =
+            options.images.iter().enumerate().filter(|(_, image)| image.page == index).collect();
+        let x_objects: String =
+            page_images.iter().map(|(number, _)| format!("/Im{number} {} 0 R ", first_image_object + number)).collect();
         objects.push(format!(
             "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] \
-             /Resources << /Font << /F1 3 0 R /F2 4 0 R >> >> /Contents {content_object} 0 R >>"
+             /Resources << /Font << /F1 3 0 R /F2 4 0 R >> /XObject << {x_objects}>> >> /Contents {content_object} 0 R >>"
         ));
-        objects.push(stream_object(&content_stream(runs)));
+        let mut content = content_stream(runs);
+        for (number, image) in &page_images {
+            let _ = writeln!(
+                content,
+                "q {} 0 0 {} {} {} cm /Im{number} Do Q",
+                image.display_width, image.display_height, image.x, image.y
+            );
+        }
+        objects.push(stream_object(&content));
+    }
+    for image in &options.images {
+        let hex: String = image.rgb.iter().map(|byte| format!("{byte:02X}")).collect::<String>() + ">";
+        objects.push(format!(
+            "<< /Type /XObject /Subtype /Image /Width {} /Height {} /ColorSpace /DeviceRGB \
+             /BitsPerComponent 8 /Filter /ASCIIHexDecode /Length {} >>\nstream\n{hex}\nendstream",
+            image.width,
+            image.height,
+            hex.len()
+        ));
     }
 
     let encrypt_object = options.encrypted.then(|| {
