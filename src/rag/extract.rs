@@ -217,7 +217,8 @@ fn extract_pdf(path: &Path, pdfium_path: &Path) -> Result<Extracted, ExtractErro
             // A page without a text layer is kept whole as an image, for image retrieval and
             // for OCR, in place of the one scan image it usually carries.
             page_images.clear();
-            if let Some(image) = render_page(&page) {
+            // A blank page (left empty on purpose) has nothing to keep.
+            if let Some(image) = render_page(&page).filter(|image| !is_blank(image)) {
                 page_images.push(ExtractedImage { page: Some(number), image, caption: String::new(), scanned_page: true });
             }
         }
