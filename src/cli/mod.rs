@@ -246,7 +246,7 @@ pub struct GenerationArgs {
 
     /// Tokens the whole prompt may take (counted with the model's tokenizer); lower sources
     /// are dropped to fit. The model reads the prompt before its first word
-    #[arg(long, default_value_t = 768, value_name = "TOKENS")]
+    #[arg(long, default_value_t = 512, value_name = "TOKENS")]
     pub context_tokens: usize,
 
     /// Penalty on repeating tokens already in the prompt or answer; 1.0 turns it off
