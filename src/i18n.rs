@@ -76,6 +76,8 @@ pub struct Strings {
     pub failed: &'static str,
     pub removed: &'static str,
     pub removed_missing: &'static str,
+    /// Said after sources that include images, which a text-only model reads as captions.
+    pub images_as_text: &'static str,
     /// Followed by the old path of a renamed file.
     pub renamed_from: &'static str,
     pub pages: Counted,
@@ -124,6 +126,7 @@ static EN: Strings = Strings {
     removed: "removed",
     removed_missing: "removed (the file no longer exists)",
     renamed_from: "renamed from",
+    images_as_text: "The model read the images among the sources as their captions; it did not see the images.",
     pages: Counted { one: "page", other: "pages" },
     chunks: Counted { one: "chunk", other: "chunks" },
     images: Counted { one: "image", other: "images" },
@@ -155,6 +158,7 @@ static ZH: Strings = Strings {
     removed: "已移除",
     removed_missing: "已移除（文件已不存在）",
     renamed_from: "已重命名，原路径",
+    images_as_text: "来源中的图片只以其说明文字提供给模型，模型没有看到图片本身。",
     pages: Counted { one: "页", other: "页" },
     chunks: Counted { one: "段", other: "段" },
     images: Counted { one: "张图片", other: "张图片" },

@@ -60,6 +60,7 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Eval(args) => tokio::task::block_in_place(|| cli::eval::run(&paths, kb_name, args)),
         Command::Kb(command) => tokio::task::block_in_place(|| cli::kb::run(&paths, kb_name, command)),
         Command::Bench(command) => tokio::task::block_in_place(|| cli::bench::run(&paths, kb_name, command)),
+        Command::Models(command) => cli::models::run(&paths, command).await,
         Command::Ask(args) => {
             // A broken schema file fails before the model loads.
             let json_schema = args.json_schema()?;

@@ -11,6 +11,7 @@ use serde::Serialize;
 use crate::answer::{Assistant, Source};
 use crate::i18n::Strings;
 use crate::models::{EngineEvent, FinishReason, TokenUsage};
+use crate::rag::HitKind;
 
 use super::AskArgs;
 
@@ -24,11 +25,14 @@ struct AskOutput<'a> {
 
 #[derive(Serialize)]
 struct SourceRef<'a> {
+    kind: HitKind,
     doc: &'a str,
     pages: &'a [u32],
     #[serde(skip_serializing_if = "str::is_empty")]
     heading: &'a str,
     score: f32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    image: Option<&'a str>,
 }
 
 pub async fn run(
@@ -78,7 +82,18 @@ pub async fn run(
     if args.json {
         let output = AskOutput {
             answer: answer.trim(),
-            sources: pending.sources.iter().map(|source| SourceRef { doc: &source.hit.doc, pages: &source.hit.pages, heading: &source.hit.heading, score: source.hit.score }).collect(),
+            sources: pending
+                .sources
+                .iter()
+                .map(|source| SourceRef {
+                    kind: source.hit.kind,
+                    doc: &source.hit.doc,
+                    pages: &source.hit.pages,
+                    heading: &source.hit.heading,
+                    score: source.hit.score,
+                    image: source.hit.image.as_deref(),
+                })
+                .collect(),
             usage,
             finish_reason,
         };
@@ -107,5 +122,8 @@ fn print_sources(sources: &[Source], strings: &Strings) {
     println!("{}{}", strings.sources, strings.colon);
     for source in sources {
         println!("  [{}] {}", source.number, source.label());
+    }
+    if sources.iter().any(|source| source.hit.image.is_some()) {
+        println!("{}", strings.images_as_text);
     }
 }

@@ -57,8 +57,7 @@ fn bench_ingest_in(paths: &Paths, files: &[PathBuf], with_vectors: bool, scratch
         let report = ingestor.ingest_file(file, |_| {})?;
         let docent_time = started.elapsed();
         let pages = match report.outcome {
-            Outcome::Ingested(counts) => counts.pages,
-            Outcome::IngestedWithoutText { pages } => pages,
+            Outcome::Ingested(counts) | Outcome::IngestedWithoutText(counts) => counts.pages,
             Outcome::Failed(reason) => bail!("could not ingest `{}`: {reason}", file.display()),
             other => bail!("unexpected outcome for `{}`: {other:?}", file.display()),
         };

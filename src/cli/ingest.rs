@@ -124,7 +124,7 @@ impl Totals {
         let count = |wanted: fn(&Outcome) -> bool| reports.iter().filter(|report| wanted(&report.outcome)).count();
         Self {
             ingested: count(|outcome| {
-                matches!(outcome, Outcome::Ingested(_) | Outcome::Renamed { .. } | Outcome::IngestedWithoutText { .. })
+                matches!(outcome, Outcome::Ingested(_) | Outcome::Renamed { .. } | Outcome::IngestedWithoutText(_))
             }),
             unchanged: count(|outcome| matches!(outcome, Outcome::Unchanged)),
             failed: count(|outcome| matches!(outcome, Outcome::Failed(_))),
@@ -169,13 +169,15 @@ impl<'a> From<&'a FileReport> for FileJson<'a> {
             _ => None,
         };
         let counts = match &report.outcome {
-            Outcome::Ingested(counts) | Outcome::Renamed { counts, .. } => Some(*counts),
+            Outcome::Ingested(counts) | Outcome::Renamed { counts, .. } | Outcome::IngestedWithoutText(counts) => {
+                Some(*counts)
+            }
             _ => None,
         };
         let (outcome, pages, chunks, error) = match &report.outcome {
             Outcome::Ingested(counts) => ("ingested", Some(counts.pages), Some(counts.chunks), None),
             Outcome::Renamed { counts, .. } => ("renamed", Some(counts.pages), Some(counts.chunks), None),
-            Outcome::IngestedWithoutText { pages } => ("ingested_without_text", Some(*pages), Some(0), None),
+            Outcome::IngestedWithoutText(counts) => ("ingested_without_text", Some(counts.pages), Some(counts.chunks), None),
             Outcome::Unchanged => ("unchanged", None, None, None),
             Outcome::Failed(reason) => ("failed", None, None, Some(reason.as_str())),
             Outcome::Removed => ("removed", None, None, None),
@@ -253,9 +255,9 @@ fn outcome_line(report: &FileReport, strings: &Strings) -> String {
         Outcome::Renamed { from, counts } => {
             format!("{}: {} {from} ({})", report.path, strings.renamed_from, describe_counts(counts, strings))
         }
-        Outcome::IngestedWithoutText { pages: 0 } => format!("{}: {}", report.path, strings.ingested_empty),
-        Outcome::IngestedWithoutText { pages } => {
-            format!("{}: {} ({})", report.path, strings.ingested_no_text, strings.pages.format(u64::from(*pages)))
+        Outcome::IngestedWithoutText(counts) if counts.pages == 0 => format!("{}: {}", report.path, strings.ingested_empty),
+        Outcome::IngestedWithoutText(counts) => {
+            format!("{}: {} ({})", report.path, strings.ingested_no_text, describe_counts(counts, strings))
         }
         Outcome::Unchanged => format!("{}: {}", report.path, strings.unchanged),
         Outcome::Failed(reason) => format!("{}: {}: {reason}", report.path, strings.failed),

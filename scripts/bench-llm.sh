@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# Compares the generation speed of docent's local engine (mistral.rs) with llama.cpp on one
+# GGUF file, the same chat prompts and the same thread count. Not part of the test suite.
+#
+#   scripts/bench-llm.sh [--model FILE.gguf] [--docent BIN] [--threads N] [--runs N] [--json FILE]
+#
+# The first run creates $DOCENT_CACHE/bench-venv with llama-cpp-python, which pip compiles
+# from source, llama.cpp included, in several minutes. scripts/bench_llm.py does
+# the measuring and prints a Markdown table. It runs the two engines one after the other,
+# never at the same time, so each gets the CPU to itself. Run it on an otherwise idle
+# machine, after `cargo build`.
+set -euo pipefail
+
+repo=$(cd "$(dirname "$0")/.." && pwd)
+cache=${DOCENT_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/docent}
+
+say() { printf 'bench-llm: %s\n' "$*" >&2; }
+fail() { say "error: $*"; exit 1; }
+
+# The llama-cpp-python release the figures in docs/benchmarks.md were measured with. pip
+# builds it with its defaults because CMAKE_ARGS is left unset. llama.cpp then enables
+# GGML_NATIVE and compiles for the instruction set of the machine that builds it.
+llama_requirement="llama-cpp-python==0.3.36"
+
+install_bench_venv() {
+    local venv="$cache/bench-venv"
+    if "$venv/bin/python" -c 'import llama_cpp, sys; sys.exit(llama_cpp.__version__ != sys.argv[1])' "${llama_requirement#*==}" 2>/dev/null; then
+        say "cached: $venv ($llama_requirement)"
+        return 0
+    fi
+    python3 -m venv --help >/dev/null 2>&1 || fail "python3 cannot create virtual environments: install python3-venv"
+    command -v c++ >/dev/null 2>&1 || fail "no C++ compiler found: run scripts/setup.sh first"
+    say "creating $venv with $llama_requirement (pip compiles llama.cpp; this takes several minutes)"
+    rm -rf "$venv"
+    python3 -m venv "$venv" || fail "could not create $venv: install python3-venv"
+    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --no-cache-dir "$llama_requirement" ||
+        fail "pip could not build $llama_requirement: check access to PyPI and the compiler output above"
+}
+
+model="$cache/models/SmolLM2-135M-Instruct.Q4_1.gguf"
+docent_binary="${CARGO_TARGET_DIR:-$repo/target}/debug/docent"
+threads=2
+runs=3
+json_file=""
+
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --model | --docent | --threads | --runs | --json)
+            [ $# -ge 2 ] || fail "$1 needs a value"
+            case "$1" in
+                --model) model=$2 ;;
+                --docent) docent_binary=$2 ;;
+                --threads) threads=$2 ;;
+                --runs) runs=$2 ;;
+                --json) json_file=$2 ;;
+            esac
+            shift 2
+            ;;
+        -h | --help)
+            sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'
+            exit 0
+            ;;
+        *) fail "unknown option $1 (known: --model, --docent, --threads, --runs, --json)" ;;
+    esac
+done
+
+[[ "$threads" =~ ^[1-9][0-9]*$ ]] || fail "invalid --threads $threads: expected a positive integer"
+[[ "$runs" =~ ^[1-9][0-9]*$ ]] || fail "invalid --runs $runs: expected a positive integer"
+[ -f "$model" ] || fail "model file $model not found: run scripts/setup.sh, or pass --model FILE.gguf"
+[ -x "$docent_binary" ] || fail "docent binary $docent_binary not found: run cargo build, or pass --docent BIN"
+
+install_bench_venv
+
+driver_arguments=(--model "$model" --docent "$docent_binary" --threads "$threads" --runs "$runs")
+[ -n "$json_file" ] && driver_arguments+=(--json "$json_file")
+exec "$cache/bench-venv/bin/python" "$repo/scripts/bench_llm.py" "${driver_arguments[@]}"
