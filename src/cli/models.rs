@@ -148,7 +148,7 @@ async fn pull(model_id: &str, revision: Option<&str>, gguf: Option<&str>) -> Res
     Ok(())
 }
 
-/// Returns the snapshot folder that holds a downloaded file (`file` may contain folders).
+/// Returns the snapshot folder that contains a downloaded file (`file` may contain folders).
 fn snapshot_folder(path: &Path, file: &str) -> PathBuf {
     let depth = Path::new(file).components().count();
     path.ancestors().nth(depth).map(Path::to_path_buf).unwrap_or_else(|| path.to_path_buf())
