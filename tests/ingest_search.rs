@@ -279,3 +279,18 @@ fn ingest_json_reports_each_file() {
     assert_eq!(manual["outcome"], "ingested");
     assert_eq!(manual["pages"], 3);
 }
+
+#[test]
+fn nothing_to_ingest_creates_no_kb() {
+    let env = TestEnv::new();
+    let output = env.run(&["ingest", "--kb", "typo", "docs/missing-folder"]);
+    assert!(!output.status.success());
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(stdout.contains("docs/missing-folder: failed: no such file or folder"), "{stdout}");
+    assert!(stderr(&output).contains("knowledge base `typo` was not created"), "{}", describe(&output));
+
+    let listed = env.run(&["kb", "list"]);
+    assert!(!String::from_utf8_lossy(&listed.stdout).contains("typo"), "{}", describe(&listed));
+    let search = env.run(&["search", "--kb", "typo", "anything"]);
+    assert!(!search.status.success(), "searching a knowledge base that was never created fails");
+}

@@ -36,8 +36,8 @@ pub async fn search(
     let body = body_or_error(body, state.config.max_body_bytes)?;
     let request: SearchRequest = parse_json(&body)?;
     let top_k = request.top_k.unwrap_or(5);
-    if top_k > MAX_TOP_K {
-        return Err(ApiError::invalid_request(format!("`top_k` must be at most {MAX_TOP_K}."), Some("top_k")));
+    if !(1..=MAX_TOP_K).contains(&top_k) {
+        return Err(ApiError::invalid_request(format!("`top_k` must be between 1 and {MAX_TOP_K}."), Some("top_k")));
     }
     let model = request.model.as_deref().unwrap_or(super::DEFAULT_MODEL_NAME);
     let ModelTarget::KnowledgeBase(assistant) = state.resolve_model(model).await? else {

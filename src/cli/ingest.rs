@@ -30,6 +30,18 @@ pub fn run(paths: &Paths, kb_name: &str, args: &IngestArgs, strings: &Strings) -
         check_pdfium(&pdfium_library)?;
     }
 
+    // Paths that are all missing or unsupported create no knowledge base (a typo in a path
+    // must not leave an empty one behind), unless pruning is asked for.
+    let exists = paths.knowledge_base(kb_name).join("catalog.sqlite3").is_file();
+    if !exists && !args.prune && !candidates.iter().any(|candidate| matches!(candidate, Candidate::File(_))) {
+        for candidate in &candidates {
+            if let Candidate::Invalid(report) = candidate {
+                println!("{}", outcome_line(report, strings));
+            }
+        }
+        bail!("nothing to ingest: no supported file was found, so knowledge base `{kb_name}` was not created");
+    }
+
     let knowledge_base = KnowledgeBase::open_or_create(paths, kb_name)?;
     let text_encoder = resolve_text_encoder(paths, &knowledge_base, args.text_encoder.as_deref(), usize::from(args.encoder_max_tokens), args.json)?;
     let options = IngestOptions {
@@ -55,7 +67,8 @@ pub fn run(paths: &Paths, kb_name: &str, args: &IngestArgs, strings: &Strings) -
         let report = match candidate {
             Candidate::Invalid(report) => report,
             Candidate::File(path) => {
-                let shown = path.display().to_string();
+                // The file name, not the whole path, so that it fits beside the bar.
+                let shown = path.file_name().map_or_else(|| path.display().to_string(), |name| name.to_string_lossy().into_owned());
                 progress.set_message(shown.clone());
                 let mut chunk_count = 0;
                 let mut encoded = 0;
@@ -104,6 +117,9 @@ pub fn run(paths: &Paths, kb_name: &str, args: &IngestArgs, strings: &Strings) -
             summary.push_str(&format!(", {} {}", totals.removed, strings.removed));
         }
         println!("{summary}");
+    }
+    if totals.failed > 0 && totals.ingested + totals.unchanged == 0 {
+        bail!("{} file(s) failed and none was ingested", totals.failed);
     }
     if totals.failed > 0 {
         bail!("{} file(s) failed; the others were ingested", totals.failed);

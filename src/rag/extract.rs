@@ -212,8 +212,11 @@ fn extract_pdf(path: &Path, pdfium_path: &Path) -> Result<Extracted, ExtractErro
         let text = clean(&page_text.all());
         let has_text = !text.trim().is_empty();
 
-        let mut page_images = page_images(&document, &page, &page_text, number);
-        if !has_text && page_images.len() <= 1 {
+        let (mut page_images, largest_coverage) = page_images(&document, &page, &page_text, number);
+        // A page without text whose only picture covers most of it is a scan. A page with
+        // a smaller picture (a screenshot whose caption is on another page) keeps it.
+        let is_scan = page_images.is_empty() || page_images.len() == 1 && largest_coverage >= SCAN_COVERAGE;
+        if !has_text && is_scan {
             // A page without a text layer is kept whole as an image, for image retrieval and
             // for OCR, in place of the one scan image it usually carries.
             page_images.clear();
@@ -230,8 +233,19 @@ fn extract_pdf(path: &Path, pdfium_path: &Path) -> Result<Extracted, ExtractErro
 
 /// Collects a page's pictures with the text around them. Images pdfium cannot decode are
 /// taken from a rendering of the page region they cover.
-fn page_images(document: &PdfDocument, page: &PdfPage, page_text: &PdfPageText, number: u32) -> Vec<ExtractedImage> {
+/// Share of a page's area from which a lone picture on a page without text counts as a scan.
+const SCAN_COVERAGE: f32 = 0.8;
+
+/// Returns the page's pictures and the largest share of the page area one of them covers.
+fn page_images(
+    document: &PdfDocument,
+    page: &PdfPage,
+    page_text: &PdfPageText,
+    number: u32,
+) -> (Vec<ExtractedImage>, f32) {
     let mut images = Vec::new();
+    let mut largest_coverage = 0f32;
+    let page_area = (page.width().value * page.height().value).max(1.0);
     for object in page.objects().iter() {
         if images.len() == MAX_IMAGES_PER_PAGE {
             break;
@@ -267,9 +281,10 @@ fn page_images(document: &PdfDocument, page: &PdfPage, page_text: &PdfPageText, 
             continue;
         }
         let caption = caption_near(page_text, &bounds, page);
+        largest_coverage = largest_coverage.max(bounds.width().value * bounds.height().value / page_area);
         images.push(ExtractedImage { page: Some(number), image, caption, scanned_page: false });
     }
-    images
+    (images, largest_coverage)
 }
 
 /// Returns the size of `width` x `height` scaled down to fit in a square of `side`.
