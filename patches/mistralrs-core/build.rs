@@ -77,4 +77,7 @@ fn set_git_revision() {
     // "unknown". This copy lives inside docent's repository, where `git rev-parse HEAD`
     // would return docent's commit and recompile this crate after every docent commit.
     println!("cargo:rustc-env=MISTRALRS_GIT_REVISION=unknown");
+    // With no rerun-if-changed line, cargo fingerprints the script by the newest file of the
+    // package and its absolute path, so every clone at a new path would recompile the crate.
+    println!("cargo:rerun-if-changed=build.rs");
 }
