@@ -54,15 +54,18 @@ pub fn run(paths: &Paths, kb_name: &str, args: &IngestArgs, strings: &Strings) -
 
     let progress = ProgressBar::new(candidates.len() as u64);
     progress.set_style(
-        ProgressStyle::with_template("{bar:30} {pos}/{len} files, {elapsed} elapsed, {eta} left  {wide_msg}")
+        ProgressStyle::with_template("{bar:30} {pos}/{len} files, {prefix}, {elapsed} elapsed, {eta} left  {wide_msg}")
             .expect("progress template is valid"),
     );
     if args.json {
         progress.set_draw_target(ProgressDrawTarget::hidden());
     }
+    progress.set_prefix("0 pages/s");
     progress.enable_steady_tick(Duration::from_millis(200));
 
     let mut reports = Vec::new();
+    let started = std::time::Instant::now();
+    let mut pages_done = 0u64;
     for candidate in candidates {
         let report = match candidate {
             Candidate::Invalid(report) => report,
@@ -72,7 +75,7 @@ pub fn run(paths: &Paths, kb_name: &str, args: &IngestArgs, strings: &Strings) -
                 progress.set_message(shown.clone());
                 let mut chunk_count = 0;
                 let mut encoded = 0;
-                ingestor.ingest_file(&path, |step| match step {
+                let report = ingestor.ingest_file(&path, |step| match step {
                     Progress::Extracted { pages, chunks } => {
                         chunk_count = chunks;
                         progress.set_message(format!("{shown}: {pages} pages"));
@@ -81,7 +84,15 @@ pub fn run(paths: &Paths, kb_name: &str, args: &IngestArgs, strings: &Strings) -
                         encoded += done;
                         progress.set_message(format!("{shown}: vectors {encoded}/{chunk_count}"));
                     }
-                })?
+                })?;
+                if let Outcome::Ingested(counts) | Outcome::Renamed { counts, .. } | Outcome::IngestedWithoutText(counts) =
+                    &report.outcome
+                {
+                    pages_done += u64::from(counts.pages);
+                }
+                let rate = pages_done as f64 / started.elapsed().as_secs_f64().max(1e-3);
+                progress.set_prefix(format!("{rate:.0} pages/s"));
+                report
             }
         };
         if !args.json {
