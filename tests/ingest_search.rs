@@ -22,11 +22,18 @@ fn ingest_reports_each_file_and_search_finds_pages() {
     env.write("notes/readme.txt", "Warranty claims go to the service desk within 30 days.\n");
     env.write("notes/drawing.svg", b"<svg/>");
 
-    let stdout = env.run_ok(&["ingest", "docs"]);
+    let output = env.run(&["ingest", "docs"]);
+    assert!(output.status.success(), "{}", describe(&output));
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
     assert!(stdout.contains("docs/manual.pdf: ingested (3 pages"), "{stdout}");
     assert!(stdout.contains("docs/notes/setup.md: ingested"), "{stdout}");
     assert!(stdout.contains("docs/notes/readme.txt: ingested"), "{stdout}");
     assert!(!stdout.contains("drawing.svg"), "unsupported files in folders are skipped: {stdout}");
+    assert!(
+        stderr(&output).contains("note: skipped 1 file(s) of unsupported types in the folders (.svg 1)"),
+        "{}",
+        describe(&output)
+    );
 
     let results = env.search_json("default", "what does error E-102 mean?");
     let top = &results["results"][0];

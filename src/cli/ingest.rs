@@ -39,6 +39,10 @@ pub fn run(paths: &Paths, kb_name: &str, args: &IngestArgs, strings: &Strings) -
                 println!("{}", outcome_line(report, strings));
             }
         }
+        let skipped = skipped_paths(&candidates);
+        if let Some(note) = skipped_note(&skipped) {
+            eprintln!("{note}");
+        }
         bail!("nothing to ingest: no supported file was found, so knowledge base `{kb_name}` was not created");
     }
 
@@ -63,12 +67,20 @@ pub fn run(paths: &Paths, kb_name: &str, args: &IngestArgs, strings: &Strings) -
     progress.set_prefix("0 pages/s");
     progress.enable_steady_tick(Duration::from_millis(200));
 
+    let skipped = skipped_paths(&candidates);
+    let skipped_note = skipped_note(&skipped);
+    let candidates: Vec<Candidate> =
+        candidates.into_iter().filter(|candidate| !matches!(candidate, Candidate::Skipped(_))).collect();
+    progress.set_length(candidates.len() as u64);
+
     let mut reports = Vec::new();
     let started = std::time::Instant::now();
     let mut pages_done = 0u64;
     for candidate in candidates {
         let report = match candidate {
             Candidate::Invalid(report) => report,
+            // Filtered out above.
+            Candidate::Skipped(_) => continue,
             Candidate::File(path) => {
                 // The file name, not the whole path, so that it fits beside the bar.
                 let shown = path.file_name().map_or_else(|| path.display().to_string(), |name| name.to_string_lossy().into_owned());
@@ -114,6 +126,11 @@ pub fn run(paths: &Paths, kb_name: &str, args: &IngestArgs, strings: &Strings) -
     }
     ingestor.finish()?;
 
+    if let Some(note) = &skipped_note {
+        if !args.json {
+            eprintln!("{note}");
+        }
+    }
     let totals = Totals::count(&reports);
     if args.json {
         let files: Vec<FileJson> = reports.iter().map(FileJson::from).collect();
@@ -257,6 +274,38 @@ fn resolve_text_encoder(
 
 fn has_pdf_extension(path: &Path) -> bool {
     path.extension().is_some_and(|extension| extension.eq_ignore_ascii_case("pdf"))
+}
+
+fn skipped_paths(candidates: &[Candidate]) -> Vec<&Path> {
+    candidates
+        .iter()
+        .filter_map(|candidate| match candidate {
+            Candidate::Skipped(path) => Some(path.as_path()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Says how many files of unsupported types the folder walk skipped, by extension, e.g.
+/// `note: skipped 3 files of unsupported types (.docx 2, .xlsx 1)`.
+fn skipped_note(skipped: &[&Path]) -> Option<String> {
+    if skipped.is_empty() {
+        return None;
+    }
+    let mut by_extension: std::collections::BTreeMap<String, usize> = std::collections::BTreeMap::new();
+    for path in skipped {
+        let extension = path
+            .extension()
+            .map(|extension| format!(".{}", extension.to_string_lossy().to_lowercase()))
+            .unwrap_or_else(|| "no extension".into());
+        *by_extension.entry(extension).or_default() += 1;
+    }
+    let kinds: Vec<String> = by_extension.iter().map(|(extension, count)| format!("{extension} {count}")).collect();
+    Some(format!(
+        "note: skipped {} file(s) of unsupported types in the folders ({})",
+        skipped.len(),
+        kinds.join(", ")
+    ))
 }
 
 /// Lists what a file contributed, e.g. `3 pages, 12 chunks, 2 images, 1 page without text`,

@@ -71,10 +71,12 @@ pub struct FileReport {
     pub outcome: Outcome,
 }
 
-/// A file to ingest, or a path that could not be used, reported as a failure.
+/// A file to ingest, a path that could not be used (reported as a failure), or a file of an
+/// unsupported type found while walking a folder (counted, not a failure).
 pub enum Candidate {
     File(PathBuf),
     Invalid(FileReport),
+    Skipped(PathBuf),
 }
 
 /// Expands the given paths into files: folders are walked recursively for supported files,
@@ -94,6 +96,7 @@ pub fn collect_candidates(paths: &[PathBuf]) -> Vec<Candidate> {
                     Ok(entry) if entry.file_type().is_file() && DocumentKind::from_path(entry.path()).is_some() => {
                         candidates.push(Candidate::File(entry.into_path()));
                     }
+                    Ok(entry) if entry.file_type().is_file() => candidates.push(Candidate::Skipped(entry.into_path())),
                     Ok(_) => {}
                     Err(error) => candidates.push(Candidate::Invalid(FileReport {
                         path: error.path().map(|p| p.display().to_string()).unwrap_or_else(|| display_path.clone()),
