@@ -6,7 +6,7 @@ use std::sync::OnceLock;
 
 use pdfium_render::prelude::*;
 
-use super::text::clean;
+use super::text::{clean, is_cjk};
 
 /// File format, which decides how the text is read and split into chunks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -304,22 +304,44 @@ const CAPTION_ABOVE: f32 = 24.0;
 const SURROUNDING: f32 = 120.0;
 
 /// Finds the text that describes an image: the lines right below or above it (where
-/// captions sit), else the text around it.
-fn caption_near(page_text: &PdfPageText, bounds: &PdfRect, page: &PdfPage) -> String {
+/// captions sit), else the text around it. Whole text segments are taken when their middle
+/// lies in the band, because cutting the band through a line would keep only the letters
+/// that reach into it (ascenders such as `b`, `d`, `h`, `l`).
+fn caption_near(page_text: &PdfPageText, bounds: &PdfRect, _page: &PdfPage) -> String {
+    let segments: Vec<(PdfRect, String)> =
+        page_text.segments().iter().map(|segment| (segment.bounds(), segment.text())).collect();
     let band = |bottom: f32, top: f32, margin: f32| {
-        let rect = PdfRect::new_from_values(
-            bottom.max(0.0),
-            (bounds.left().value - margin).max(0.0),
-            top.min(page.height().value),
-            (bounds.right().value + margin).min(page.width().value),
-        );
-        clean(&page_text.inside_rect(rect)).trim().to_string()
+        let (left, right) = (bounds.left().value - margin, bounds.right().value + margin);
+        let mut lines: Vec<&(PdfRect, String)> = segments
+            .iter()
+            .filter(|(rect, _)| {
+                let middle = (rect.bottom().value + rect.top().value) / 2.0;
+                middle >= bottom && middle <= top && rect.right().value >= left && rect.left().value <= right
+            })
+            .collect();
+        // Reading order: lines top to bottom, then left to right. Segments of one line differ
+        // in height with their font size, so lines are compared in steps of 4 points.
+        let line_of = |rect: &PdfRect| (-(rect.bottom().value + rect.top().value) / 8.0).round() as i64;
+        lines.sort_by(|a, b| line_of(&a.0).cmp(&line_of(&b.0)).then(a.0.left().value.total_cmp(&b.0.left().value)));
+        // Chinese text comes as one segment per character: no space between two of them.
+        let mut joined = String::new();
+        for (_, text) in lines {
+            let text = text.trim();
+            let cjk_pair = joined.chars().last().is_some_and(is_cjk) && text.chars().next().is_some_and(is_cjk);
+            if !joined.is_empty() && !cjk_pair {
+                joined.push(' ');
+            }
+            joined.push_str(text);
+        }
+        clean(&joined).trim().to_string()
     };
     let below = band(bounds.bottom().value - CAPTION_BELOW, bounds.bottom().value, 24.0);
+    if !below.is_empty() {
+        return below;
+    }
     let above = band(bounds.top().value, bounds.top().value + CAPTION_ABOVE, 24.0);
-    let caption = [below, above].into_iter().filter(|text| !text.is_empty()).collect::<Vec<_>>().join(" ");
-    if !caption.is_empty() {
-        return caption;
+    if !above.is_empty() {
+        return above;
     }
     band(bounds.bottom().value - SURROUNDING, bounds.top().value + SURROUNDING, SURROUNDING)
 }
