@@ -280,7 +280,7 @@ fn page_images(
         if is_blank(&image) {
             continue;
         }
-        let caption = caption_near(page_text, &bounds, page);
+        let caption = caption_near(page_text, &bounds);
         largest_coverage = largest_coverage.max(bounds.width().value * bounds.height().value / page_area);
         images.push(ExtractedImage { page: Some(number), image, caption, scanned_page: false });
     }
@@ -307,7 +307,7 @@ const SURROUNDING: f32 = 120.0;
 /// captions sit), else the text around it. Whole text segments are taken when their middle
 /// lies in the band, because cutting the band through a line would keep only the letters
 /// that reach into it (ascenders such as `b`, `d`, `h`, `l`).
-fn caption_near(page_text: &PdfPageText, bounds: &PdfRect, _page: &PdfPage) -> String {
+fn caption_near(page_text: &PdfPageText, bounds: &PdfRect) -> String {
     let segments: Vec<(PdfRect, String)> =
         page_text.segments().iter().map(|segment| (segment.bounds(), segment.text())).collect();
     let band = |bottom: f32, top: f32, margin: f32| {
