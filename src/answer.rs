@@ -8,7 +8,7 @@ use minijinja::{context, Environment};
 use serde::Serialize;
 
 use crate::i18n::Language;
-use crate::models::{ChatEngine, ChatMessage, EngineError, EventStream, GenerationParams, Role};
+use crate::models::{ChatEngine, ChatMessage, EngineError, EventStream, GenerationParams, InputImage, Role};
 use crate::rag::{KnowledgeBase, SearchHit};
 
 const SYSTEM_EN: &str = include_str!("../prompts/system.en.txt");
@@ -123,6 +123,18 @@ impl Assistant {
         client_system: Option<&str>,
         options: &AnswerOptions,
     ) -> Result<PendingAnswer, AnswerError> {
+        self.answer_with_images(history, question, Vec::new(), client_system, options).await
+    }
+
+    /// Answers a question that comes with images, which go with the question to the engine.
+    pub async fn answer_with_images(
+        &self,
+        history: &[Turn],
+        question: &str,
+        images: Vec<InputImage>,
+        client_system: Option<&str>,
+        options: &AnswerOptions,
+    ) -> Result<PendingAnswer, AnswerError> {
         let knowledge_base = Arc::clone(&self.knowledge_base);
         let query = retrieval_query(history, question);
         let top_k = options.top_k;
@@ -139,7 +151,11 @@ impl Assistant {
             .enumerate()
             .map(|(index, hit)| Source { number: index + 1, hit })
             .collect();
-        let (messages, sources) = self.fit_prompt(history, question, sources, client_system, options).await?;
+        let (mut messages, sources) = self.fit_prompt(history, question, sources, client_system, options).await?;
+        // NOTE: the token budget counts text only; images go with the final question as is.
+        if let Some(last) = messages.last_mut() {
+            last.images = images;
+        }
         let events = self.engine.stream_chat(messages, options.generation.clone()).await?;
         Ok(PendingAnswer { sources, events, retrieval_time })
     }

@@ -64,8 +64,16 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Ask(args) => {
             // A broken schema file fails before the model loads.
             let json_schema = args.json_schema()?;
+            let images = args.images()?;
             let assistant = open_assistant(&paths, kb_name, &args.model).await?;
-            cli::ask::run(&assistant, args, json_schema, strings).await
+            if !images.is_empty() && !assistant.engine().accepts_images() {
+                anyhow::bail!(
+                    "the model `{}` reads text only and cannot take --image: use a multimodal model \
+                     with --model, or a server that serves one with --remote-url",
+                    assistant.engine().model_name()
+                );
+            }
+            cli::ask::run(&assistant, args, json_schema, images, strings).await
         }
         Command::Chat(args) => {
             let assistant = open_assistant(&paths, kb_name, &args.model).await?;

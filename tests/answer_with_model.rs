@@ -678,3 +678,83 @@ fn injected_instructions_are_not_obeyed() {
         assert!(!answer.to_uppercase().contains("CANARY"), "{question}: {answer}");
     }
 }
+
+fn png_data_url() -> String {
+    use base64::Engine as _;
+    let mut png = Vec::new();
+    image::RgbImage::from_fn(32, 24, |x, y| image::Rgb([x as u8 * 8, y as u8 * 10, 90]))
+        .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
+        .unwrap();
+    format!("data:image/png;base64,{}", base64::engine::general_purpose::STANDARD.encode(png))
+}
+
+fn question_with_image(model: &str, url: &str) -> Value {
+    json!({
+        "model": model,
+        "max_tokens": 8,
+        "messages": [{ "role": "user", "content": [
+            { "type": "text", "text": "What does this drawing show?" },
+            { "type": "image_url", "image_url": { "url": url } }
+        ]}]
+    })
+}
+
+/// Image parts are checked, rejected by the text-only local model, and forwarded by a
+/// server whose engine is remote: server B sends them on to server A, which rejects them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn image_parts_checked_and_forwarded() {
+    let env = env_with_manual();
+    let mut local = Server::start(&env);
+    let http = reqwest::Client::new();
+    local.wait_ready(&http).await;
+    let chat = |base: &str| format!("{base}/v1/chat/completions");
+
+    let cases = [
+        ("data:image/png;base64,@@not base64@@", "messages[0].content[1].image_url.url", "not valid base64"),
+        ("data:image/svg+xml;base64,PHN2Zy8+", "messages[0].content[1].image_url.url", "SVG images are not accepted"),
+        ("https://example.com/pump.png", "messages[0].content[1].image_url.url", "Remote image URLs are not fetched"),
+        ("data:image/png;base64,aGVsbG8=", "messages[0].content[1].image_url.url", "not a readable image/png image"),
+    ];
+    for (url, param, message) in cases {
+        let response = http.post(chat(&local.base)).json(&question_with_image("docent", url)).send().await.unwrap();
+        let (status, error) = error_of(response).await;
+        assert_eq!(status, 400, "{url}: {error}");
+        assert_eq!(error["error"]["param"], param, "{url}: {error}");
+        assert!(error["error"]["message"].as_str().unwrap().contains(message), "{url}: {error}");
+    }
+
+    let valid = png_data_url();
+    let response = http.post(chat(&local.base)).json(&question_with_image("docent", &valid)).send().await.unwrap();
+    let (status, error) = error_of(response).await;
+    assert_eq!(status, 400, "{error}");
+    assert_eq!(error["error"]["param"], "messages[0].content[1]", "{error}");
+    assert!(error["error"]["message"].as_str().unwrap().contains("reads text only"), "{error}");
+
+    // Server B answers with a remote engine: server A's model, over the API.
+    let models: Value = http.get(format!("{}/v1/models", local.base)).send().await.unwrap().json().await.unwrap();
+    let engine_name = models["data"].as_array().unwrap().last().unwrap()["id"].as_str().unwrap().to_string();
+    let remote_url = format!("{}/v1", local.base);
+    let mut relay = Server::start_with(&env, &["--remote-url", &remote_url, "--model", &engine_name], &[]);
+    relay.wait_ready(&http).await;
+    let response = http.post(chat(&relay.base)).json(&question_with_image("docent", &valid)).send().await.unwrap();
+    let (status, error) = error_of(response).await;
+    assert_eq!(status, 400, "{error}");
+    let message = error["error"]["message"].as_str().unwrap();
+    assert!(message.contains("rejected the request"), "the relay sent the image on: {message}");
+    assert!(message.contains("reads text only"), "server A saw the image: {message}");
+}
+
+#[test]
+fn ask_image_needs_multimodal_model() {
+    let env = env_with_manual();
+    let picture = env.docs().join("drawing.png");
+    image::RgbImage::from_fn(16, 16, |x, _| image::Rgb([x as u8 * 16, 0, 0])).save(&picture).unwrap();
+    let output = env.run(&["ask", "--image", picture.to_str().unwrap(), "What does this drawing show?"]);
+    assert!(!output.status.success());
+    assert!(stderr(&output).contains("reads text only and cannot take --image"), "{}", describe(&output));
+
+    let not_image = env.write("notes.txt", "plain text");
+    let output = env.run(&["ask", "--image", not_image.to_str().unwrap(), "What is this?"]);
+    assert!(!output.status.success());
+    assert!(stderr(&output).contains("is not a PNG, JPEG, WebP or GIF image"), "{}", describe(&output));
+}

@@ -20,7 +20,7 @@ use super::types::{
 };
 use super::{body_or_error, parse_json, AppState, ModelTarget};
 use crate::answer::{AnswerError, Turn};
-use crate::models::{ChatMessage, EngineError, EngineEvent, EventStream, GenerationParams, Role, TokenUsage};
+use crate::models::{ChatMessage, EngineError, EngineEvent, EventStream, GenerationParams, InputImage, Role, TokenUsage};
 
 /// A request's messages, normalized: system text merged, turns paired, and the question last.
 #[derive(Debug)]
@@ -28,6 +28,10 @@ struct Conversation {
     system: Option<String>,
     history: Vec<Turn>,
     question: String,
+    /// Images of the question (the last user message).
+    question_images: Vec<InputImage>,
+    /// `param` of each image part, for errors about images.
+    image_params: Vec<String>,
     /// The messages as given (roles normalized), for models used without retrieval.
     messages: Vec<ChatMessage>,
 }
@@ -48,6 +52,14 @@ async fn handle(state: Arc<AppState>, body: Result<Bytes, BytesRejection>) -> Re
         return Err(ApiError::invalid_request("Only n=1 is supported.", Some("n")));
     }
     let target = state.resolve_model(&request.model).await?;
+    if let Some(param) = conversation.image_params.first() {
+        if !state.engine.accepts_images() {
+            return Err(ApiError::invalid_request(
+                format!("The model `{}` reads text only and cannot take images.", state.engine.model_name()),
+                Some(param),
+            ));
+        }
+    }
 
     let requested_max_tokens = match (request.max_completion_tokens, request.max_tokens) {
         (Some(0), _) => return Err(ApiError::invalid_request("`max_completion_tokens` must be at least 1.", Some("max_completion_tokens"))),
@@ -78,7 +90,13 @@ async fn handle(state: Arc<AppState>, body: Result<Bytes, BytesRejection>) -> Re
             let mut options = state.options.clone();
             options.generation = params;
             let pending = assistant
-                .answer(&conversation.history, &conversation.question, conversation.system.as_deref(), &options)
+                .answer_with_images(
+                    &conversation.history,
+                    &conversation.question,
+                    conversation.question_images,
+                    conversation.system.as_deref(),
+                    &options,
+                )
                 .await
                 .map_err(map_answer_error)?;
             state.metrics.record_retrieval(pending.retrieval_time);
@@ -114,8 +132,17 @@ fn parse_conversation(messages: &[RequestMessage]) -> Result<Conversation, ApiEr
 
     let mut system_parts = Vec::new();
     let mut turns: Vec<ChatMessage> = Vec::new();
+    let mut image_params = Vec::new();
     for (index, message) in messages.iter().enumerate() {
-        let text = message_text(message, index)?;
+        let MessageParts { text, images } = message_parts(message, index)?;
+        if !images.is_empty() && message.role != "user" {
+            return Err(ApiError::invalid_request(
+                "Only user messages may carry images.",
+                Some(&images[0].1),
+            ));
+        }
+        image_params.extend(images.iter().map(|(_, param)| param.clone()));
+        let images: Vec<InputImage> = images.into_iter().map(|(image, _)| image).collect();
         let role = match message.role.as_str() {
             "system" | "developer" => {
                 system_parts.push(text);
@@ -135,8 +162,13 @@ fn parse_conversation(messages: &[RequestMessage]) -> Result<Conversation, ApiEr
             Some(last) if last.role == role => {
                 last.content.push_str("\n\n");
                 last.content.push_str(&text);
+                last.images.extend(images);
             }
-            _ => turns.push(ChatMessage::new(role, text)),
+            _ => {
+                let mut message = ChatMessage::new(role, text);
+                message.images = images;
+                turns.push(message);
+            }
         }
     }
 
@@ -174,40 +206,51 @@ fn parse_conversation(messages: &[RequestMessage]) -> Result<Conversation, ApiEr
     if let Some(system) = &system {
         all_messages.push(ChatMessage::new(Role::System, system.clone()));
     }
+    let question_images = turns.last().map(|last| last.images.clone()).unwrap_or_default();
     all_messages.extend(turns);
-    Ok(Conversation { system, history, question, messages: all_messages })
+    Ok(Conversation { system, history, question, question_images, image_params, messages: all_messages })
 }
 
-fn message_text(message: &RequestMessage, index: usize) -> Result<String, ApiError> {
-    match &message.content {
-        None => Ok(String::new()),
-        Some(MessageContent::Text(text)) => Ok(text.clone()),
-        Some(MessageContent::Parts(parts)) => {
-            let mut texts = Vec::new();
-            for (part_index, part) in parts.iter().enumerate() {
-                let param = format!("messages[{index}].content[{part_index}]");
-                match (part.kind.as_str(), &part.text) {
-                    ("text", Some(text)) => texts.push(text.as_str()),
-                    ("text", None) => {
-                        return Err(ApiError::invalid_request("A text part needs a `text` field.", Some(&format!("{param}.text"))))
-                    }
-                    ("image_url", _) => {
-                        return Err(ApiError::invalid_request(
-                            "Image input is not supported by this server's model.",
-                            Some(&param),
-                        ))
-                    }
-                    (other, _) => {
-                        return Err(ApiError::invalid_request(
-                            format!("Unsupported content part type `{other}`: use `text`."),
-                            Some(&format!("{param}.type")),
-                        ))
-                    }
-                }
+/// A message's text parts joined in order, and its images with the `param` of each part.
+struct MessageParts {
+    text: String,
+    images: Vec<(InputImage, String)>,
+}
+
+fn message_parts(message: &RequestMessage, index: usize) -> Result<MessageParts, ApiError> {
+    let parts = match &message.content {
+        None => return Ok(MessageParts { text: String::new(), images: Vec::new() }),
+        Some(MessageContent::Text(text)) => return Ok(MessageParts { text: text.clone(), images: Vec::new() }),
+        Some(MessageContent::Parts(parts)) => parts,
+    };
+    let mut texts = Vec::new();
+    let mut images = Vec::new();
+    for (part_index, part) in parts.iter().enumerate() {
+        let param = format!("messages[{index}].content[{part_index}]");
+        match (part.kind.as_str(), &part.text, &part.image_url) {
+            ("text", Some(text), _) => texts.push(text.as_str()),
+            ("text", None, _) => {
+                return Err(ApiError::invalid_request("A text part needs a `text` field.", Some(&format!("{param}.text"))))
             }
-            Ok(texts.join("\n"))
+            ("image_url", _, Some(image_url)) => {
+                let image = super::input_image::parse_image_url(&image_url.url, &format!("{param}.image_url.url"))?;
+                images.push((image, param));
+            }
+            ("image_url", _, None) => {
+                return Err(ApiError::invalid_request(
+                    "An image part needs an `image_url` object with a `url`.",
+                    Some(&format!("{param}.image_url")),
+                ))
+            }
+            (other, _, _) => {
+                return Err(ApiError::invalid_request(
+                    format!("Unsupported content part type `{other}`: use `text` or `image_url`."),
+                    Some(&format!("{param}.type")),
+                ))
+            }
         }
     }
+    Ok(MessageParts { text: texts.join("\n"), images })
 }
 
 fn map_answer_error(error: AnswerError) -> ApiError {

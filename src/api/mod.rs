@@ -8,6 +8,7 @@ mod auth;
 mod chat;
 mod embeddings;
 mod images;
+mod input_image;
 mod error;
 mod limits;
 mod metrics;

@@ -101,6 +101,15 @@ pub struct ContentPart {
     pub kind: String,
     #[serde(default)]
     pub text: Option<String>,
+    #[serde(default)]
+    pub image_url: Option<ImageUrlPart>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ImageUrlPart {
+    pub url: String,
+    #[serde(default)]
+    pub detail: Option<String>,
 }
 
 #[derive(Debug, Serialize)]

@@ -10,7 +10,7 @@ use serde::Serialize;
 
 use crate::answer::{Assistant, Source};
 use crate::i18n::Strings;
-use crate::models::{EngineEvent, FinishReason, TokenUsage};
+use crate::models::{EngineEvent, FinishReason, InputImage, TokenUsage};
 use crate::rag::HitKind;
 
 use super::AskArgs;
@@ -39,6 +39,7 @@ pub async fn run(
     assistant: &Assistant,
     args: &AskArgs,
     json_schema: Option<serde_json::Value>,
+    images: Vec<InputImage>,
     strings: &Strings,
 ) -> Result<()> {
     let question = args.question.join(" ");
@@ -54,7 +55,7 @@ pub async fn run(
     waiting.set_message(strings.reading_sources);
     waiting.enable_steady_tick(Duration::from_millis(120));
 
-    let pending = assistant.answer(&[], &question, None, &options).await?;
+    let pending = assistant.answer_with_images(&[], &question, images, None, &options).await?;
 
     let mut stdout = std::io::stdout();
     let mut answer = String::new();

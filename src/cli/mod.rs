@@ -178,7 +178,7 @@ pub struct IngestArgs {
     pub encoder_max_tokens: u16,
 }
 
-/// Which retrievers run and how their rankings are fused.
+/// Retriever choice and fusion settings of a search.
 #[derive(Debug, Clone, Args)]
 pub struct RetrievalArgs {
     /// Retrievers to run: `hybrid` (full text and dense, fused), `full-text` or `dense`
@@ -302,11 +302,46 @@ pub struct AskArgs {
     #[arg(long, value_name = "FILE")]
     pub schema: Option<PathBuf>,
 
+    /// Image (PNG, JPEG, WebP or GIF) to ask about; repeat for several. Needs a multimodal
+    /// model: a server given with --remote-url receives it with the question
+    #[arg(long, value_name = "FILE")]
+    pub image: Vec<PathBuf>,
+
     #[command(flatten)]
     pub generation: GenerationArgs,
 }
 
 impl AskArgs {
+    /// Reads the `--image` files and checks that each is an image within the limits.
+    pub fn images(&self) -> anyhow::Result<Vec<crate::models::InputImage>> {
+        use anyhow::Context;
+
+        let mut images = Vec::with_capacity(self.image.len());
+        for path in &self.image {
+            let bytes = std::fs::read(path).with_context(|| format!("could not read the image `{}`", path.display()))?;
+            let format = image::guess_format(&bytes)
+                .with_context(|| format!("`{}` is not a PNG, JPEG, WebP or GIF image", path.display()))?;
+            let media_type = match format {
+                image::ImageFormat::Png => "image/png",
+                image::ImageFormat::Jpeg => "image/jpeg",
+                image::ImageFormat::WebP => "image/webp",
+                image::ImageFormat::Gif => "image/gif",
+                other => anyhow::bail!("`{}` is a {other:?} image: use PNG, JPEG, WebP or GIF", path.display()),
+            };
+            let (width, height) = image::ImageReader::with_format(std::io::Cursor::new(&bytes), format)
+                .into_dimensions()
+                .with_context(|| format!("`{}` could not be decoded", path.display()))?;
+            let limit = crate::rag::extract::MAX_IMAGE_FILE_PIXELS;
+            anyhow::ensure!(
+                u64::from(width) * u64::from(height) <= limit,
+                "`{}` is {width}x{height} pixels, more than the limit of {limit} pixels",
+                path.display()
+            );
+            images.push(crate::models::InputImage { media_type: media_type.into(), bytes });
+        }
+        Ok(images)
+    }
+
     /// Reads `--schema`, if given, and checks that it is a JSON object.
     pub fn json_schema(&self) -> anyhow::Result<Option<serde_json::Value>> {
         use anyhow::Context;

@@ -19,12 +19,22 @@ pub enum Role {
 pub struct ChatMessage {
     pub role: Role,
     pub content: String,
+    /// Images of a user message, for engines that accept them.
+    pub images: Vec<InputImage>,
 }
 
 impl ChatMessage {
     pub fn new(role: Role, content: impl Into<String>) -> Self {
-        Self { role, content: content.into() }
+        Self { role, content: content.into(), images: Vec::new() }
     }
+}
+
+/// An image given with a question: encoded bytes (PNG, JPEG, WebP or GIF) and their media
+/// type, checked to decode within the limits before they reach an engine.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InputImage {
+    pub media_type: String,
+    pub bytes: Vec<u8>,
 }
 
 /// Sampling settings for one generation. `temperature: None` means the engine's greedy
@@ -118,6 +128,12 @@ pub trait ChatEngine: Send + Sync {
     /// Counts the prompt tokens of a conversation as the engine will see it (chat template
     /// applied), or returns `None` when the engine cannot count them locally.
     fn count_tokens<'a>(&'a self, messages: &'a [ChatMessage]) -> BoxFuture<'a, Result<Option<usize>, EngineError>>;
+
+    /// Tells whether the engine takes images in user messages. A remote server decides for
+    /// itself, so remote engines forward them.
+    fn accepts_images(&self) -> bool {
+        false
+    }
 
     /// Starts generating an answer to the conversation.
     fn stream_chat(&self, messages: Vec<ChatMessage>, params: GenerationParams) -> BoxFuture<'_, Result<EventStream, EngineError>>;

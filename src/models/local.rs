@@ -148,6 +148,13 @@ impl ChatEngine for LocalEngine {
         let model = Arc::clone(&self.model);
         Box::pin(async move {
             let mut params = params;
+            if messages.iter().any(|message| !message.images.is_empty()) {
+                return Err(EngineError::InvalidRequest(format!(
+                    "the model `{}` reads text only: images need a multimodal model (--model) or a \
+                     server that serves one (--remote-url)",
+                    self.model_name()
+                )));
+            }
             let prompt_tokens = count_prompt_tokens(&model, &messages).await?;
             if let Some(context_length) = self.context_length {
                 if prompt_tokens >= context_length {

@@ -6,7 +6,8 @@ pub mod local;
 pub mod remote;
 
 pub use engine::{
-    ChatEngine, ChatMessage, EngineError, EngineEvent, EventStream, FinishReason, GenerationParams, Role, TokenUsage,
+    ChatEngine, ChatMessage, EngineError, EngineEvent, EventStream, FinishReason, GenerationParams, InputImage, Role,
+    TokenUsage,
 };
 pub use local::{LocalEngine, ModelSpec};
 pub use remote::{RemoteConfig, RemoteEngine};

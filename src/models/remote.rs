@@ -7,9 +7,11 @@ use async_openai::types::chat::{
     ChatCompletionRequestAssistantMessageArgs, ChatCompletionRequestMessage, ChatCompletionRequestSystemMessageArgs,
     ChatCompletionRequestUserMessageArgs, ChatCompletionStreamOptions, CreateChatCompletionRequest,
     CreateChatCompletionRequestArgs, FinishReason as OpenAiFinishReason, StopConfiguration,
-    ResponseFormat, ResponseFormatJsonSchema,
+    ChatCompletionRequestUserMessageContent, ChatCompletionRequestUserMessageContentPart, ImageUrl, ResponseFormat,
+    ResponseFormatJsonSchema,
 };
 use async_openai::Client;
+use base64::Engine as _;
 use futures::future::BoxFuture;
 use futures::StreamExt;
 
@@ -46,6 +48,20 @@ impl RemoteEngine {
         for message in messages {
             let converted_message = match message.role {
                 Role::System => ChatCompletionRequestSystemMessageArgs::default().content(message.content).build().map_err(invalid)?.into(),
+                Role::User if !message.images.is_empty() => {
+                    let mut parts = vec![ChatCompletionRequestUserMessageContentPart::Text(message.content.into())];
+                    for image in &message.images {
+                        let encoded = base64::engine::general_purpose::STANDARD.encode(&image.bytes);
+                        parts.push(ChatCompletionRequestUserMessageContentPart::ImageUrl(
+                            ImageUrl { url: format!("data:{};base64,{encoded}", image.media_type), detail: None }.into(),
+                        ));
+                    }
+                    ChatCompletionRequestUserMessageArgs::default()
+                        .content(ChatCompletionRequestUserMessageContent::Array(parts))
+                        .build()
+                        .map_err(invalid)?
+                        .into()
+                }
                 Role::User => ChatCompletionRequestUserMessageArgs::default().content(message.content).build().map_err(invalid)?.into(),
                 Role::Assistant => {
                     ChatCompletionRequestAssistantMessageArgs::default().content(message.content).build().map_err(invalid)?.into()
@@ -93,6 +109,10 @@ impl ChatEngine for RemoteEngine {
 
     fn context_length(&self) -> Option<usize> {
         None
+    }
+
+    fn accepts_images(&self) -> bool {
+        true
     }
 
     fn count_tokens<'a>(&'a self, _messages: &'a [ChatMessage]) -> BoxFuture<'a, Result<Option<usize>, EngineError>> {
