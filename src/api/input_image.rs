@@ -5,7 +5,7 @@ use base64::Engine as _;
 
 use super::ApiError;
 use crate::models::InputImage;
-use crate::rag::extract::MAX_IMAGE_FILE_PIXELS;
+use crate::rag::extract::{inspect_image, ExtractError, MAX_IMAGE_FILE_PIXELS};
 
 /// Largest decoded image a request may carry, in bytes.
 pub const MAX_IMAGE_BYTES: usize = 20 * 1024 * 1024;
@@ -47,16 +47,11 @@ pub fn parse_image_url(url: &str, param: &str) -> Result<InputImage, ApiError> {
         .map_err(|error| invalid(format!("The image data is not valid base64: {error}.")))?;
 
     // The header gives the size, so a decompression bomb is rejected before decoding.
-    let reader = image::ImageReader::new(std::io::Cursor::new(&bytes))
-        .with_guessed_format()
-        .map_err(|error| invalid(format!("The image could not be read: {error}.")))?;
-    let (width, height) = reader
-        .into_dimensions()
-        .map_err(|error| invalid(format!("The data is not a readable {media_type} image: {error}.")))?;
-    if u64::from(width) * u64::from(height) > MAX_IMAGE_FILE_PIXELS {
-        return Err(invalid(format!(
+    match inspect_image(&bytes) {
+        Ok(_) => Ok(InputImage { media_type, bytes }),
+        Err(ExtractError::ImageTooLarge { width, height }) => Err(invalid(format!(
             "The image is {width}x{height} pixels, more than the limit of {MAX_IMAGE_FILE_PIXELS} pixels."
-        )));
+        ))),
+        Err(error) => Err(invalid(format!("The data is not a readable {media_type} image: {error}."))),
     }
-    Ok(InputImage { media_type, bytes })
 }

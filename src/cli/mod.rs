@@ -319,8 +319,10 @@ impl AskArgs {
         let mut images = Vec::with_capacity(self.image.len());
         for path in &self.image {
             let bytes = std::fs::read(path).with_context(|| format!("could not read the image `{}`", path.display()))?;
-            let format = image::guess_format(&bytes)
-                .with_context(|| format!("`{}` is not a PNG, JPEG, WebP or GIF image", path.display()))?;
+            let (format, _, _) = crate::rag::extract::inspect_image(&bytes).map_err(|error| match error {
+                crate::rag::extract::ExtractError::ImageTooLarge { .. } => anyhow::anyhow!("`{}`: {error}", path.display()),
+                _ => anyhow::anyhow!("`{}` is not a PNG, JPEG, WebP or GIF image ({error})", path.display()),
+            })?;
             let media_type = match format {
                 image::ImageFormat::Png => "image/png",
                 image::ImageFormat::Jpeg => "image/jpeg",
@@ -328,15 +330,6 @@ impl AskArgs {
                 image::ImageFormat::Gif => "image/gif",
                 other => anyhow::bail!("`{}` is a {other:?} image: use PNG, JPEG, WebP or GIF", path.display()),
             };
-            let (width, height) = image::ImageReader::with_format(std::io::Cursor::new(&bytes), format)
-                .into_dimensions()
-                .with_context(|| format!("`{}` could not be decoded", path.display()))?;
-            let limit = crate::rag::extract::MAX_IMAGE_FILE_PIXELS;
-            anyhow::ensure!(
-                u64::from(width) * u64::from(height) <= limit,
-                "`{}` is {width}x{height} pixels, more than the limit of {limit} pixels",
-                path.display()
-            );
             images.push(crate::models::InputImage { media_type: media_type.into(), bytes });
         }
         Ok(images)

@@ -147,6 +147,19 @@ fn read_image_file(path: &Path) -> Result<image::RgbImage, ExtractError> {
     Ok(downscale(decoded).to_rgb8())
 }
 
+/// Reads the format and size of encoded image bytes from their header, without decoding the
+/// pixels, and rejects images over [`MAX_IMAGE_FILE_PIXELS`].
+pub fn inspect_image(bytes: &[u8]) -> Result<(image::ImageFormat, u32, u32), ExtractError> {
+    let format = image::guess_format(bytes).map_err(|error| ExtractError::InvalidImage(error.to_string()))?;
+    let (width, height) = image::ImageReader::with_format(std::io::Cursor::new(bytes), format)
+        .into_dimensions()
+        .map_err(|error| ExtractError::InvalidImage(error.to_string()))?;
+    if u64::from(width) * u64::from(height) > MAX_IMAGE_FILE_PIXELS {
+        return Err(ExtractError::ImageTooLarge { width, height });
+    }
+    Ok((format, width, height))
+}
+
 fn image_reader(path: &Path) -> Result<image::ImageReader<std::io::BufReader<std::fs::File>>, ExtractError> {
     let mut reader = image::ImageReader::open(path)?
         .with_guessed_format()
@@ -426,4 +439,51 @@ pub fn pdfium(library_path: &Path) -> Result<&'static Pdfium, ExtractError> {
 /// Reports whether libpdfium can be loaded from the given path.
 pub fn check_pdfium(library_path: &Path) -> Result<(), ExtractError> {
     pdfium(library_path).map(|_| ())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// CRC-32 of a PNG chunk (ISO 3309, reflected, polynomial 0xEDB88320).
+    fn crc32(bytes: &[u8]) -> u32 {
+        let mut crc = u32::MAX;
+        for byte in bytes {
+            crc ^= u32::from(*byte);
+            for _ in 0..8 {
+                crc = if crc & 1 == 1 { (crc >> 1) ^ 0xEDB8_8320 } else { crc >> 1 };
+            }
+        }
+        !crc
+    }
+
+    /// A valid PNG header for an image of the given size, with a token IDAT chunk.
+    fn png_header(width: u32, height: u32) -> Vec<u8> {
+        let mut header = b"IHDR".to_vec();
+        header.extend(width.to_be_bytes());
+        header.extend(height.to_be_bytes());
+        header.extend([8, 2, 0, 0, 0]);
+        let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
+        for chunk in [header, b"IDAT\x78\x9c\x03\x00\x00\x00\x00\x01".to_vec(), b"IEND".to_vec()] {
+            png.extend((chunk.len() as u32 - 4).to_be_bytes());
+            png.extend(&chunk);
+            png.extend(crc32(&chunk).to_be_bytes());
+        }
+        png
+    }
+
+    #[test]
+    fn inspect_image_reads_header_size() {
+        let (format, width, height) = inspect_image(&png_header(640, 480)).unwrap();
+        assert_eq!(format, image::ImageFormat::Png);
+        assert_eq!((width, height), (640, 480));
+    }
+
+    #[test]
+    fn inspect_image_rejects_bombs_and_junk() {
+        let bomb = inspect_image(&png_header(100_000, 100_000));
+        assert!(matches!(bomb, Err(ExtractError::ImageTooLarge { width: 100_000, height: 100_000 })), "{bomb:?}");
+        let junk = inspect_image(b"plain text, not an image");
+        assert!(matches!(junk, Err(ExtractError::InvalidImage(_))), "{junk:?}");
+    }
 }
