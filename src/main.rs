@@ -87,7 +87,7 @@ async fn run(cli: Cli) -> Result<()> {
             let knowledge_base = KnowledgeBase::open(&paths, kb_name)?;
             let engine = load_engine(&paths, &args.model).await?;
             let options = args.generation.answer_options();
-            let state = docent::api::AppState::new(config, paths.clone(), Arc::new(knowledge_base), engine, options);
+            let state = docent::api::AppState::new(config, paths.clone(), Arc::new(knowledge_base), engine, options)?;
             docent::api::serve(listener, state).await
         }
     }

@@ -679,13 +679,46 @@ fn injected_instructions_are_not_obeyed() {
     }
 }
 
-fn png_data_url() -> String {
-    use base64::Engine as _;
+fn png_bytes(width: u32, height: u32) -> Vec<u8> {
     let mut png = Vec::new();
-    image::RgbImage::from_fn(32, 24, |x, y| image::Rgb([x as u8 * 8, y as u8 * 10, 90]))
+    image::RgbImage::from_fn(width, height, |x, y| image::Rgb([(x * 8 % 256) as u8, (y * 10 % 256) as u8, 90]))
         .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
         .unwrap();
-    format!("data:image/png;base64,{}", base64::engine::general_purpose::STANDARD.encode(png))
+    png
+}
+
+fn png_data_url() -> String {
+    use base64::Engine as _;
+    format!("data:image/png;base64,{}", base64::engine::general_purpose::STANDARD.encode(png_bytes(32, 24)))
+}
+
+/// Serves images on 127.0.0.1 for the allowlist checks, counting the requests it gets.
+async fn start_image_server() -> (u16, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use axum::http::header;
+    use axum::response::IntoResponse;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let requests = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&requests);
+    let app = axum::Router::new()
+        .route("/pump.png", axum::routing::get(|| async { ([(header::CONTENT_TYPE, "image/png")], png_bytes(32, 24)) }))
+        .route("/wide.png", axum::routing::get(|| async { ([(header::CONTENT_TYPE, "image/png")], png_bytes(200, 100)) }))
+        .route("/page.html", axum::routing::get(|| async { ([(header::CONTENT_TYPE, "text/html")], "<html>pump</html>") }))
+        .route(
+            "/elsewhere",
+            axum::routing::get(move || async move {
+                axum::response::Redirect::temporary(&format!("http://localhost:{port}/pump.png")).into_response()
+            }),
+        )
+        .layer(axum::middleware::from_fn(move |request: axum::extract::Request, next: axum::middleware::Next| {
+            counter.fetch_add(1, Ordering::SeqCst);
+            next.run(request)
+        }));
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (port, requests)
 }
 
 fn question_with_image(model: &str, url: &str) -> Value {
@@ -713,6 +746,7 @@ async fn image_parts_checked_and_forwarded() {
         ("data:image/png;base64,@@not base64@@", "messages[0].content[1].image_url.url", "not valid base64"),
         ("data:image/svg+xml;base64,PHN2Zy8+", "messages[0].content[1].image_url.url", "SVG images are not accepted"),
         ("https://example.com/pump.png", "messages[0].content[1].image_url.url", "Remote image URLs are not fetched"),
+        ("ftp://example.com/pump.png", "messages[0].content[1].image_url.url", "must be a data: URL"),
         ("data:image/png;base64,aGVsbG8=", "messages[0].content[1].image_url.url", "not a readable image/png image"),
     ];
     for (url, param, message) in cases {
@@ -730,18 +764,53 @@ async fn image_parts_checked_and_forwarded() {
     assert_eq!(error["error"]["param"], "messages[0].content[1]", "{error}");
     assert!(error["error"]["message"].as_str().unwrap().contains("reads text only"), "{error}");
 
-    // Server B answers with a remote engine: server A's model, over the API.
+    // Server B uses a remote engine: server A's model, over the API. It downloads
+    // images from one allowed host, the image server on 127.0.0.1.
+    let (image_port, image_requests) = start_image_server().await;
     let models: Value = http.get(format!("{}/v1/models", local.base)).send().await.unwrap().json().await.unwrap();
     let engine_name = models["data"].as_array().unwrap().last().unwrap()["id"].as_str().unwrap().to_string();
     let remote_url = format!("{}/v1", local.base);
-    let mut relay = Server::start_with(&env, &["--remote-url", &remote_url, "--model", &engine_name], &[]);
+    let allowed_host = format!("127.0.0.1:{image_port}");
+    let relay_args = ["--remote-url", &remote_url, "--model", &engine_name, "--image-host", &allowed_host, "--max-image-pixels", "5000"];
+    let mut relay = Server::start_with(&env, &relay_args, &[]);
     relay.wait_ready(&http).await;
-    let response = http.post(chat(&relay.base)).json(&question_with_image("docent", &valid)).send().await.unwrap();
-    let (status, error) = error_of(response).await;
-    assert_eq!(status, 400, "{error}");
-    let message = error["error"]["message"].as_str().unwrap();
-    assert!(message.contains("rejected the request"), "the relay sent the image on: {message}");
-    assert!(message.contains("reads text only"), "server A saw the image: {message}");
+
+    let image_server = format!("http://127.0.0.1:{image_port}");
+    for url in [valid.clone(), format!("{image_server}/pump.png")] {
+        let response = http.post(chat(&relay.base)).json(&question_with_image("docent", &url)).send().await.unwrap();
+        let (status, error) = error_of(response).await;
+        assert_eq!(status, 400, "{url}: {error}");
+        let message = error["error"]["message"].as_str().unwrap();
+        assert!(message.contains("rejected the request"), "the relay sent the image on ({url}): {message}");
+        assert!(message.contains("reads text only"), "server A saw the image ({url}): {message}");
+    }
+    assert_eq!(image_requests.load(std::sync::atomic::Ordering::SeqCst), 1, "one download of pump.png");
+
+    let cases = [
+        (format!("http://localhost:{image_port}/pump.png"), "image host `localhost` is not allowed"),
+        (format!("http://127.0.0.1:{}/pump.png", image_port.wrapping_add(1)), "image host `127.0.0.1` is not allowed"),
+        (format!("{image_server}/wide.png"), "200x100 pixels, more than the limit of 5000 pixels"),
+        (format!("{image_server}/page.html"), "not a readable image"),
+        (format!("{image_server}/elsewhere"), "redirected to `localhost`, which is not an allowed image host"),
+        (format!("{image_server}/missing.png"), "the server answered 404 Not Found"),
+        (valid_wide_data_url(), "200x100 pixels, more than the limit of 5000 pixels"),
+    ];
+    for (url, expected) in cases {
+        let response = http.post(chat(&relay.base)).json(&question_with_image("docent", &url)).send().await.unwrap();
+        let (status, error) = error_of(response).await;
+        assert_eq!(status, 400, "{url}: {error}");
+        assert_eq!(error["error"]["param"], "messages[0].content[1].image_url.url", "{url}: {error}");
+        let message = error["error"]["message"].as_str().unwrap();
+        assert!(message.contains(expected), "{url}: {message}");
+    }
+    // The two hosts off the list were never contacted: pump.png once, then wide.png,
+    // page.html, elsewhere (whose redirect was not followed) and missing.png.
+    assert_eq!(image_requests.load(std::sync::atomic::Ordering::SeqCst), 5);
+}
+
+fn valid_wide_data_url() -> String {
+    use base64::Engine as _;
+    format!("data:image/png;base64,{}", base64::engine::general_purpose::STANDARD.encode(png_bytes(200, 100)))
 }
 
 #[test]

@@ -1,5 +1,6 @@
 //! `POST /v1/chat/completions`: grounded answers in OpenAI's chat format, streamed or not.
 
+use std::collections::HashMap;
 use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -14,6 +15,7 @@ use futures::StreamExt;
 use tokio::sync::OwnedSemaphorePermit;
 
 use super::error::ApiError;
+use super::input_image::{resolve_image_url, ImagePolicy};
 use super::types::{
     AssistantMessage, ChatCompletionChunk, ChatCompletionRequest, ChatCompletionResponse, Choice, ChunkChoice, Delta,
     MessageContent, RequestMessage, ResponseFormat, SourceInfo,
@@ -47,7 +49,8 @@ async fn handle(state: Arc<AppState>, body: Result<Bytes, BytesRejection>) -> Re
     let body = body_or_error(body, state.config.max_body_bytes)?;
     let request: ChatCompletionRequest = parse_json(&body)?;
 
-    let conversation = parse_conversation(&request.messages)?;
+    let remote_images = state.images.fetch_remote_images(&request.messages).await?;
+    let conversation = parse_conversation(&request.messages, state.images.policy(), &remote_images)?;
     if request.n.is_some_and(|n| n != 1) {
         return Err(ApiError::invalid_request("Only n=1 is supported.", Some("n")));
     }
@@ -125,7 +128,12 @@ async fn handle(state: Arc<AppState>, body: Result<Bytes, BytesRejection>) -> Re
     }
 }
 
-fn parse_conversation(messages: &[RequestMessage]) -> Result<Conversation, ApiError> {
+/// Normalizes the messages. Remote images come from `remote_images`, downloaded beforehand.
+fn parse_conversation(
+    messages: &[RequestMessage],
+    image_policy: &ImagePolicy,
+    remote_images: &HashMap<String, InputImage>,
+) -> Result<Conversation, ApiError> {
     if messages.is_empty() {
         return Err(ApiError::invalid_request("`messages` must contain at least one message.", Some("messages")));
     }
@@ -134,7 +142,7 @@ fn parse_conversation(messages: &[RequestMessage]) -> Result<Conversation, ApiEr
     let mut turns: Vec<ChatMessage> = Vec::new();
     let mut image_params = Vec::new();
     for (index, message) in messages.iter().enumerate() {
-        let MessageParts { text, images } = message_parts(message, index)?;
+        let MessageParts { text, images } = message_parts(message, index, image_policy, remote_images)?;
         if !images.is_empty() && message.role != "user" {
             return Err(ApiError::invalid_request(
                 "Only user messages may carry images.",
@@ -217,7 +225,12 @@ struct MessageParts {
     images: Vec<(InputImage, String)>,
 }
 
-fn message_parts(message: &RequestMessage, index: usize) -> Result<MessageParts, ApiError> {
+fn message_parts(
+    message: &RequestMessage,
+    index: usize,
+    image_policy: &ImagePolicy,
+    remote_images: &HashMap<String, InputImage>,
+) -> Result<MessageParts, ApiError> {
     let parts = match &message.content {
         None => return Ok(MessageParts { text: String::new(), images: Vec::new() }),
         Some(MessageContent::Text(text)) => return Ok(MessageParts { text: text.clone(), images: Vec::new() }),
@@ -233,7 +246,8 @@ fn message_parts(message: &RequestMessage, index: usize) -> Result<MessageParts,
                 return Err(ApiError::invalid_request("A text part needs a `text` field.", Some(&format!("{param}.text"))))
             }
             ("image_url", _, Some(image_url)) => {
-                let image = super::input_image::parse_image_url(&image_url.url, &format!("{param}.image_url.url"))?;
+                let url_param = format!("{param}.image_url.url");
+                let image = resolve_image_url(&image_url.url, &url_param, image_policy, remote_images)?;
                 images.push((image, param));
             }
             ("image_url", _, None) => {
@@ -392,6 +406,10 @@ mod tests {
         RequestMessage { role: role.into(), content: Some(MessageContent::Text(text.into())) }
     }
 
+    fn parse_text_only(messages: &[RequestMessage]) -> Result<Conversation, ApiError> {
+        parse_conversation(messages, &ImagePolicy::default(), &HashMap::new())
+    }
+
     #[test]
     fn conversation_pairs_turns_and_merges() {
         let messages = [
@@ -402,7 +420,7 @@ mod tests {
             message("user", "q2a"),
             message("user", "q2b"),
         ];
-        let conversation = parse_conversation(&messages).unwrap();
+        let conversation = parse_text_only(&messages).unwrap();
         assert_eq!(conversation.system.as_deref(), Some("s1\n\ns2"));
         assert_eq!(conversation.question, "q2a\n\nq2b");
         assert_eq!(conversation.history.len(), 1);
@@ -412,11 +430,11 @@ mod tests {
 
     #[test]
     fn conversation_rejects_bad_shapes() {
-        let empty = parse_conversation(&[]).unwrap_err();
+        let empty = parse_text_only(&[]).unwrap_err();
         assert_eq!(empty.param.as_deref(), Some("messages"));
-        let last_assistant = parse_conversation(&[message("user", "q"), message("assistant", "a")]).unwrap_err();
+        let last_assistant = parse_text_only(&[message("user", "q"), message("assistant", "a")]).unwrap_err();
         assert_eq!(last_assistant.param.as_deref(), Some("messages[1]"));
-        let bad_role = parse_conversation(&[message("robot", "q")]).unwrap_err();
+        let bad_role = parse_text_only(&[message("robot", "q")]).unwrap_err();
         assert_eq!(bad_role.param.as_deref(), Some("messages[0].role"));
     }
 }

@@ -33,6 +33,7 @@ use tower_http::cors::{AllowHeaders, AllowMethods, AllowOrigin, CorsLayer};
 use tower_http::trace::TraceLayer;
 
 pub use error::ApiError;
+pub use input_image::{AllowedHost, ImagePolicy};
 
 use crate::answer::{AnswerOptions, Assistant};
 use crate::config::Paths;
@@ -54,6 +55,8 @@ pub struct ServeConfig {
     pub max_running_generations: usize,
     /// Generations that may wait for a slot before requests get 503.
     pub max_waiting_generations: usize,
+    /// Limits on images in requests, and the hosts remote images may come from.
+    pub images: ImagePolicy,
 }
 
 impl Default for ServeConfig {
@@ -64,6 +67,7 @@ impl Default for ServeConfig {
             max_body_bytes: 4 * 1024 * 1024,
             max_running_generations: 2,
             max_waiting_generations: 16,
+            images: ImagePolicy::default(),
         }
     }
 }
@@ -71,6 +75,7 @@ impl Default for ServeConfig {
 pub struct AppState {
     config: ServeConfig,
     limiter: limits::GenerationLimiter,
+    images: input_image::ImageFetcher,
     metrics: metrics::Metrics,
     paths: Paths,
     default_assistant: Assistant,
@@ -93,10 +98,11 @@ impl AppState {
         knowledge_base: Arc<KnowledgeBase>,
         engine: Arc<dyn ChatEngine>,
         options: AnswerOptions,
-    ) -> Arc<Self> {
+    ) -> Result<Arc<Self>> {
+        let images = input_image::ImageFetcher::new(config.images.clone()).context("could not set up the image downloader")?;
         let default_assistant = Assistant::new(knowledge_base, Arc::clone(&engine));
         let limiter = limits::GenerationLimiter::new(config.max_running_generations, config.max_waiting_generations);
-        Arc::new(Self { config, limiter, metrics: metrics::Metrics::new(), paths, default_assistant, engine, options, other_assistants: Mutex::new(HashMap::new()) })
+        Ok(Arc::new(Self { config, limiter, images, metrics: metrics::Metrics::new(), paths, default_assistant, engine, options, other_assistants: Mutex::new(HashMap::new()) }))
     }
 
     async fn resolve_model(&self, model: &str) -> Result<ModelTarget, ApiError> {

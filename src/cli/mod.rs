@@ -393,6 +393,20 @@ pub struct ServeArgs {
     #[arg(long, default_value_t = 16, value_name = "N")]
     pub max_queue: usize,
 
+    /// Host whose http(s) image URLs are downloaded, as HOST (any port) or HOST:PORT
+    /// (repeatable; without it only data: URLs are accepted)
+    #[arg(long = "image-host", env = "DOCENT_IMAGE_HOSTS", value_name = "HOST[:PORT]", value_delimiter = ',')]
+    pub image_hosts: Vec<crate::api::AllowedHost>,
+
+    /// Largest image in a request, in bytes (decoded or downloaded)
+    #[arg(long, default_value_t = 20 * 1024 * 1024, value_name = "BYTES")]
+    pub max_image_bytes: usize,
+
+    /// Largest image in a request, in pixels (width times height)
+    #[arg(long, default_value_t = 64 * 1024 * 1024, value_name = "PIXELS",
+          value_parser = clap::value_parser!(u64).range(1..=crate::rag::extract::MAX_IMAGE_FILE_PIXELS))]
+    pub max_image_pixels: u64,
+
     #[command(flatten)]
     pub generation: GenerationArgs,
 }
@@ -435,6 +449,11 @@ impl ServeArgs {
             max_body_bytes: self.max_body_bytes,
             max_running_generations: self.max_concurrent,
             max_waiting_generations: self.max_queue,
+            images: crate::api::ImagePolicy {
+                max_bytes: self.max_image_bytes,
+                max_pixels: self.max_image_pixels,
+                allowed_hosts: self.image_hosts.clone(),
+            },
         })
     }
 }
