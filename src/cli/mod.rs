@@ -314,25 +314,7 @@ pub struct AskArgs {
 impl AskArgs {
     /// Reads the `--image` files and checks that each is an image within the limits.
     pub fn images(&self) -> anyhow::Result<Vec<crate::models::InputImage>> {
-        use anyhow::Context;
-
-        let mut images = Vec::with_capacity(self.image.len());
-        for path in &self.image {
-            let bytes = std::fs::read(path).with_context(|| format!("could not read the image `{}`", path.display()))?;
-            let (format, _, _) = crate::rag::extract::inspect_image(&bytes).map_err(|error| match error {
-                crate::rag::extract::ExtractError::ImageTooLarge { .. } => anyhow::anyhow!("`{}`: {error}", path.display()),
-                _ => anyhow::anyhow!("`{}` is not a PNG, JPEG, WebP or GIF image ({error})", path.display()),
-            })?;
-            let media_type = match format {
-                image::ImageFormat::Png => "image/png",
-                image::ImageFormat::Jpeg => "image/jpeg",
-                image::ImageFormat::WebP => "image/webp",
-                image::ImageFormat::Gif => "image/gif",
-                other => anyhow::bail!("`{}` is a {other:?} image: use PNG, JPEG, WebP or GIF", path.display()),
-            };
-            images.push(crate::models::InputImage { media_type: media_type.into(), bytes });
-        }
-        Ok(images)
+        self.image.iter().map(|path| crate::models::InputImage::read_file(path)).collect()
     }
 
     /// Reads `--schema`, if given, and checks that it is a JSON object.

@@ -37,6 +37,28 @@ pub struct InputImage {
     pub bytes: Vec<u8>,
 }
 
+impl InputImage {
+    /// Reads an image file and checks from its header that it is PNG, JPEG, WebP or GIF
+    /// within the pixel limit of image documents.
+    pub fn read_file(path: &std::path::Path) -> anyhow::Result<Self> {
+        use anyhow::Context;
+
+        let bytes = std::fs::read(path).with_context(|| format!("could not read the image `{}`", path.display()))?;
+        let (format, _, _) = crate::rag::extract::inspect_image(&bytes).map_err(|error| match error {
+            crate::rag::extract::ExtractError::ImageTooLarge { .. } => anyhow::anyhow!("`{}`: {error}", path.display()),
+            _ => anyhow::anyhow!("`{}` is not a PNG, JPEG, WebP or GIF image ({error})", path.display()),
+        })?;
+        let media_type = match format {
+            image::ImageFormat::Png => "image/png",
+            image::ImageFormat::Jpeg => "image/jpeg",
+            image::ImageFormat::WebP => "image/webp",
+            image::ImageFormat::Gif => "image/gif",
+            other => anyhow::bail!("`{}` is a {other:?} image: use PNG, JPEG, WebP or GIF", path.display()),
+        };
+        Ok(Self { media_type: media_type.into(), bytes })
+    }
+}
+
 /// Sampling settings for one generation. `temperature: None` means the engine's greedy
 /// (deterministic) sampler.
 #[derive(Debug, Clone, PartialEq)]
