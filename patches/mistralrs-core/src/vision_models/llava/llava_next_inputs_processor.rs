@@ -118,7 +118,10 @@ impl InputsProcessor for LLaVANextInputProcessor {
             *config.crop_size.as_ref().unwrap().get("height").unwrap(),
         );
 
-        let has_images = input_seqs.iter().all(|seq| seq.has_images());
+        // Images are expanded into placeholder tokens once, in the prompt step. Decoding steps
+        // take the text path: expanding again would append another block of placeholders
+        // and feed the model one of them in place of the last generated token.
+        let has_images = is_prompt && input_seqs.iter().all(|seq| seq.has_images());
 
         let (pixel_values, image_sizes, num_img_tokens, num_image_samples) = if has_images {
             let mut pixel_values_accum = Vec::new();
@@ -262,6 +265,20 @@ impl InputsProcessor for LLaVANextInputProcessor {
                 .iter_mut()
                 .zip(num_img_tokens.unwrap().into_iter()),
         ) {
+            // The engine runs this processor when the request arrives, to expand the prompt
+            // before the prefix-cache lookup, and again in the prompt step. By then the tokens
+            // are expanded and the `<image>` tags are gone, so the image positions recorded
+            // the first time are marked instead of splitting the text again.
+            if seq.multimodal.has_changed_prompt && !seq.mm_features().is_empty() {
+                let mut input_ids: Vec<i64> = seq.get_toks().iter().map(|&id| i64::from(id)).collect();
+                for (i, feature) in seq.mm_features().iter().enumerate() {
+                    if let Some(id) = input_ids.get_mut(feature.offset) {
+                        *id = -(i as i64 + 1);
+                    }
+                }
+                toks.push(input_ids);
+                continue;
+            }
             let splits = self
                 .image_tag_splitter
                 .split(&detokenized)
