@@ -29,6 +29,13 @@ pub struct AnswerOptions {
     /// counted with the model's tokenizer. The model reads all of them before its first
     /// word, so this bounds the wait as well as the context used.
     pub max_prompt_tokens: usize,
+    /// Images among the sources that a multimodal model is given as images, at most this
+    /// many; the others reach it as their captions. `None` means 2 for a local multimodal
+    /// model and 0 otherwise, because a remote server may serve a text-only model.
+    pub max_source_images: Option<usize>,
+    /// Largest source image given to the model, in pixels (width times height); larger
+    /// images are downscaled to fit.
+    pub max_source_image_pixels: u64,
     pub generation: GenerationParams,
 }
 
@@ -41,6 +48,8 @@ impl Default for AnswerOptions {
             // On 2 CPU cores a 512-token budget shows the first word in about 2.8 s (about
             // 370 prompt tokens, one or two sources); 768 took 4.5 to 5.4 s with three.
             max_prompt_tokens: 512,
+            max_source_images: None,
+            max_source_image_pixels: 1024 * 1024,
             generation: GenerationParams::default(),
         }
     }
@@ -58,6 +67,8 @@ pub struct Turn {
 pub struct Source {
     pub number: usize,
     pub hit: SearchHit,
+    /// For an image source: the model was given the image itself, not only its caption.
+    pub image_seen: bool,
 }
 
 impl Source {
@@ -76,6 +87,10 @@ impl Source {
             label.push_str(" [image]");
         }
         label
+    }
+
+    fn is_image(&self) -> bool {
+        self.hit.image.is_some()
     }
 }
 
@@ -146,30 +161,66 @@ impl Assistant {
             .map_err(AnswerError::Retrieval)?;
         let retrieval_time = retrieval_started.elapsed();
 
-        let sources: Vec<Source> = merge_same_place(hits)
+        let mut sources: Vec<Source> = merge_same_place(hits)
             .into_iter()
             .enumerate()
-            .map(|(index, hit)| Source { number: index + 1, hit })
+            .map(|(index, hit)| Source { number: index + 1, hit, image_seen: false })
             .collect();
-        let (mut messages, sources) = self.fit_prompt(history, question, sources, client_system, options).await?;
-        // NOTE: the token budget counts text only; images go with the final question as is.
+        let source_image_limit = options.max_source_images.unwrap_or(if self.engine.is_multimodal() { 2 } else { 0 });
+        if self.engine.accepts_images() {
+            for source in sources.iter_mut().filter(|source| source.is_image()).take(source_image_limit) {
+                source.image_seen = true;
+            }
+        }
+        let image_count = images.len() + sources.iter().filter(|source| source.image_seen).count();
+        let (mut messages, mut sources) =
+            self.fit_prompt(history, question, sources, client_system, image_count, options).await?;
+
+        let mut all_images = images;
+        all_images.extend(self.load_source_images(&mut sources, options.max_source_image_pixels).await);
         if let Some(last) = messages.last_mut() {
-            last.images = images;
+            last.images = all_images;
         }
         let events = self.engine.stream_chat(messages, options.generation.clone()).await?;
         Ok(PendingAnswer { sources, events, retrieval_time })
     }
 
+    /// Reads the images of the sources marked `image_seen`, in source order, downscaled to
+    /// at most `max_pixels`. An image that cannot be read is logged, and its source is
+    /// given to the model as its caption alone.
+    async fn load_source_images(&self, sources: &mut [Source], max_pixels: u64) -> Vec<InputImage> {
+        let mut images = Vec::new();
+        for source in sources.iter_mut().filter(|source| source.image_seen) {
+            let Some(id) = source.hit.image.clone() else { continue };
+            let path = self.knowledge_base.images_dir().join(format!("{id}.png"));
+            let loaded = tokio::task::spawn_blocking(move || read_source_image(&path, max_pixels)).await;
+            match loaded {
+                Ok(Ok(image)) => images.push(image),
+                Ok(Err(error)) => {
+                    tracing::warn!(image = %id, error = %format!("{error:#}"), "could not read a source image; sending its caption only");
+                    source.image_seen = false;
+                }
+                Err(error) => {
+                    tracing::warn!(image = %id, %error, "reading a source image panicked; sending its caption only");
+                    source.image_seen = false;
+                }
+            }
+        }
+        images
+    }
+
     /// Builds the prompt and shrinks it until the engine's tokenizer counts at most
     /// `max_prompt_tokens` (and leaves room for the answer in the context): first the
     /// lowest-ranked sources go, down to the best one, then the oldest turns, then the best
-    /// source is shortened. Engines that cannot count get the prompt as built.
+    /// source is shortened. `image_count` images go with the prompt, each taking the tokens
+    /// the engine estimates for one. Engines that cannot count get the prompt as built.
     async fn fit_prompt(
         &self,
         history: &[Turn],
         question: &str,
         mut sources: Vec<Source>,
         client_system: Option<&str>,
+        image_count: usize,
         options: &AnswerOptions,
     ) -> Result<(Vec<ChatMessage>, Vec<Source>), AnswerError> {
         /// Shortest text the best source is cut to before giving up on the budget.
@@ -179,6 +230,7 @@ impl Assistant {
         if let Some(context_length) = self.engine.context_length() {
             budget = budget.min(context_length.saturating_sub(options.generation.max_tokens));
         }
+        let image_tokens = image_count * self.engine.image_prompt_tokens().unwrap_or(0);
         let mut first_turn = history.len().saturating_sub(options.max_history_turns);
         let mut source_chars = options.max_source_chars;
         loop {
@@ -186,9 +238,10 @@ impl Assistant {
             fitted.max_source_chars = source_chars;
             let messages = build_messages(&history[first_turn..], question, &sources, client_system, &fitted)
                 .map_err(AnswerError::Retrieval)?;
-            let Some(tokens) = self.engine.count_tokens(&messages).await? else {
+            let Some(text_tokens) = self.engine.count_tokens(&messages).await? else {
                 return Ok((messages, sources));
             };
+            let tokens = text_tokens + image_tokens;
             let best_source_chars = sources.first().map_or(0, |source| source.hit.text.chars().count().min(source_chars));
             if tokens <= budget {
                 return Ok((messages, sources));
@@ -242,6 +295,7 @@ pub fn build_messages(
             context! {
                 number => source.number,
                 label => source.label(),
+                image_attached => source.image_seen,
                 text => truncate_chars(&source.hit.text, per_source_chars),
             }
         })
@@ -307,6 +361,26 @@ fn merge_same_place(hits: Vec<SearchHit>) -> Vec<SearchHit> {
     merged
 }
 
+/// Reads a stored source image (a PNG) and downscales it to at most `max_pixels`.
+fn read_source_image(path: &std::path::Path, max_pixels: u64) -> Result<InputImage> {
+    let bytes = std::fs::read(path).with_context(|| format!("could not read `{}`", path.display()))?;
+    let image = image::load_from_memory_with_format(&bytes, image::ImageFormat::Png)
+        .with_context(|| format!("`{}` is not a readable PNG", path.display()))?;
+    let pixels = u64::from(image.width()) * u64::from(image.height());
+    if pixels <= max_pixels {
+        return Ok(InputImage { media_type: "image/png".into(), bytes });
+    }
+    let scale = (max_pixels as f64 / pixels as f64).sqrt();
+    let width = ((f64::from(image.width()) * scale).floor() as u32).max(1);
+    let height = ((f64::from(image.height()) * scale).floor() as u32).max(1);
+    let resized = image.resize_exact(width, height, image::imageops::FilterType::Triangle);
+    let mut png = Vec::new();
+    resized
+        .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
+        .context("could not encode the downscaled image")?;
+    Ok(InputImage { media_type: "image/png".into(), bytes: png })
+}
+
 fn truncate_chars(text: &str, max_chars: usize) -> String {
     match text.char_indices().nth(max_chars) {
         Some((byte_index, _)) => format!("{}…", &text[..byte_index]),
@@ -321,7 +395,7 @@ mod tests {
 
     fn source(number: usize, doc: &str, pages: &[u32], text: &str) -> Source {
         let hit = SearchHit { kind: HitKind::Text, doc: doc.into(), pages: pages.to_vec(), score: 1.0, text: text.into(), heading: String::new(), image: None, retrievers: Vec::new(), key: Default::default() };
-        Source { number, hit }
+        Source { number, hit, image_seen: false }
     }
 
     #[test]

@@ -55,6 +55,10 @@ pub struct Strings {
     pub input_title: &'static str,
     pub input_hint_idle: &'static str,
     pub input_hint_busy: &'static str,
+    /// Hint line while images are attached and no answer streams.
+    pub input_hint_images: &'static str,
+    /// Follows the input title, before the names of the attached images.
+    pub input_with_images: &'static str,
     pub you: &'static str,
     pub assistant: &'static str,
     pub sources: &'static str,
@@ -67,8 +71,27 @@ pub struct Strings {
     pub error: &'static str,
     /// Text around the knowledge base name in the chat's welcome line.
     pub welcome: (&'static str, &'static str),
+    /// Second welcome line with the image commands, shown when the model takes images.
+    pub welcome_images: &'static str,
+    /// Precedes the file name of an image sent with a question.
+    pub sent_image: &'static str,
+    /// Notice for `/image` without a file.
+    pub image_usage: &'static str,
+    /// Precedes the reason an image could not be attached.
+    pub image_not_attached: &'static str,
+    /// Text around the model name when a text-only model gets `/image`.
+    pub text_only_model: (&'static str, &'static str),
+    /// Text around the count of images that `/image clear` removed.
+    pub images_cleared: (&'static str, &'static str),
+    /// Notice for `/image clear` with nothing attached.
+    pub no_images_attached: &'static str,
+    /// Text around an unknown `/word`, followed by `commands_help`.
+    pub unknown_command: (&'static str, &'static str),
+    pub commands_help: &'static str,
     /// Colon after a label, ASCII or full-width as the language writes it.
     pub colon: &'static str,
+    /// A colon followed by text on the same line: ": " in English, "：" in Chinese.
+    pub colon_inline: &'static str,
     pub ingested: &'static str,
     pub ingested_no_text: &'static str,
     pub ingested_empty: &'static str,
@@ -106,6 +129,8 @@ static EN: Strings = Strings {
     input_title: "Question",
     input_hint_idle: "Enter: send · Esc/Ctrl+C: quit · ↑↓ PgUp PgDn: scroll",
     input_hint_busy: "Esc: stop answer · Ctrl+C: quit",
+    input_hint_images: "Enter: send with images · /image clear: remove · Esc: quit",
+    input_with_images: "with",
     you: "You",
     assistant: "docent",
     sources: "Sources",
@@ -117,7 +142,20 @@ static EN: Strings = Strings {
     answer_cut: "[answer cut off at --max-tokens]",
     error: "Error",
     welcome: ("Ask a question about the documents in knowledge base `", "`."),
+    welcome_images: "To ask about an image of your own, type /image FILE, then the question. /image clear removes the attached images.",
+    sent_image: "image: ",
+    image_usage: "/image needs a file. Type /image FILE to attach a PNG, JPEG, WebP or GIF image to the next question, or /image clear to remove the attached images.",
+    image_not_attached: "Image not attached: ",
+    text_only_model: (
+        "The model `",
+        "` reads text only and cannot take images. To ask about images, start the chat with a multimodal model (--model) or with a server that serves one (--remote-url).",
+    ),
+    images_cleared: ("Removed ", "."),
+    no_images_attached: "No images are attached.",
+    unknown_command: ("Unknown command `", "`. "),
+    commands_help: "Commands: /image FILE attaches an image to the next question, and /image clear removes the attached images.",
     colon: ":",
+    colon_inline: ": ",
     ingested: "ingested",
     ingested_no_text: "ingested, but no page has text (scanned?)",
     ingested_empty: "ingested, but the file has no text",
@@ -138,6 +176,8 @@ static ZH: Strings = Strings {
     input_title: "问题",
     input_hint_idle: "Enter：发送 · Esc/Ctrl+C：退出 · ↑↓ PgUp PgDn：滚动",
     input_hint_busy: "Esc：停止回答 · Ctrl+C：退出",
+    input_hint_images: "Enter：连同图片发送 · /image clear：移除图片 · Esc：退出",
+    input_with_images: "附带",
     you: "你",
     assistant: "docent",
     sources: "来源",
@@ -149,7 +189,20 @@ static ZH: Strings = Strings {
     answer_cut: "[回答达到 --max-tokens 上限，已截断]",
     error: "错误",
     welcome: ("请就知识库“", "”中的文档提问。"),
+    welcome_images: "要就自己的图片提问，先输入 /image 文件路径，再输入问题。/image clear 移除已附加的图片。",
+    sent_image: "图片：",
+    image_usage: "/image 需要文件路径。输入 /image 文件路径，把 PNG、JPEG、WebP 或 GIF 图片附加到下一个问题；输入 /image clear 移除已附加的图片。",
+    image_not_attached: "图片未附加：",
+    text_only_model: (
+        "模型 `",
+        "` 只能读取文字，无法接收图片。要就图片提问，请用多模态模型（--model）或提供多模态模型的服务器（--remote-url）启动聊天。",
+    ),
+    images_cleared: ("已移除 ", "。"),
+    no_images_attached: "当前没有附加图片。",
+    unknown_command: ("未知命令 `", "`。"),
+    commands_help: "可用命令：/image 文件路径（把图片附加到下一个问题），/image clear（移除已附加的图片）。",
     colon: "：",
+    colon_inline: "：",
     ingested: "已导入",
     ingested_no_text: "已导入，但没有可提取文字的页面（扫描件？）",
     ingested_empty: "已导入，但文件中没有文字",

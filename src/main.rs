@@ -113,7 +113,8 @@ async fn load_engine(paths: &Paths, model_args: &ModelArgs) -> Result<Arc<dyn Ch
         Some(value) => ModelSpec::parse(value),
         None => ModelSpec::GgufFile(paths.default_model()),
     };
-    Ok(Arc::new(LocalEngine::load(&spec).await?))
+    let options = docent::models::local::LoadOptions { quantization: model_args.isq };
+    Ok(Arc::new(LocalEngine::load(&spec, &options).await?))
 }
 
 /// Logs go to standard error. `RUST_LOG` overrides the defaults: warnings only, plus

@@ -808,6 +808,43 @@ async fn image_parts_checked_and_forwarded() {
     assert_eq!(image_requests.load(std::sync::atomic::Ordering::SeqCst), 5);
 }
 
+/// Images among the sources reach a model as images only where it can read them: the
+/// text-only model gets their captions, and a relay given --source-images sends them on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn source_images_sent_only_when_configured() {
+    let env = env_with_manual();
+    env.write("pump-exploded-view.png", png_bytes(64, 48));
+    env.run_ok(&["ingest", "docs"]);
+    let mut local = Server::start(&env);
+    let http = reqwest::Client::new();
+    local.wait_ready(&http).await;
+    let question = json!({
+        "model": "docent",
+        "max_tokens": 4,
+        "messages": [{ "role": "user", "content": "Show me the pump exploded view." }]
+    });
+
+    let response = http.post(format!("{}/v1/chat/completions", local.base)).json(&question).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    let answer: Value = response.json().await.unwrap();
+    let image_source = answer["sources"].as_array().unwrap().iter().find(|source| source["kind"] == "image");
+    let image_source = image_source.unwrap_or_else(|| panic!("no image among the sources: {answer}"));
+    assert_eq!(image_source["doc"], "docs/pump-exploded-view.png", "{answer}");
+    assert_eq!(image_source["image_seen"], false, "{answer}");
+
+    let models: Value = http.get(format!("{}/v1/models", local.base)).send().await.unwrap().json().await.unwrap();
+    let engine_name = models["data"].as_array().unwrap().last().unwrap()["id"].as_str().unwrap().to_string();
+    let remote_url = format!("{}/v1", local.base);
+    let mut relay = Server::start_with(&env, &["--remote-url", &remote_url, "--model", &engine_name, "--source-images", "1"], &[]);
+    relay.wait_ready(&http).await;
+    let response = http.post(format!("{}/v1/chat/completions", relay.base)).json(&question).send().await.unwrap();
+    let (status, error) = error_of(response).await;
+    assert_eq!(status, 400, "{error}");
+    let message = error["error"]["message"].as_str().unwrap();
+    assert!(message.contains("rejected the request"), "the relay sent the source image on: {message}");
+    assert!(message.contains("reads text only"), "server A got the image: {message}");
+}
+
 fn valid_wide_data_url() -> String {
     use base64::Engine as _;
     format!("data:image/png;base64,{}", base64::engine::general_purpose::STANDARD.encode(png_bytes(200, 100)))

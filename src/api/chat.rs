@@ -104,7 +104,7 @@ async fn handle(state: Arc<AppState>, body: Result<Bytes, BytesRejection>) -> Re
                 .map_err(map_answer_error)?;
             state.metrics.record_retrieval(pending.retrieval_time);
             let sources: Vec<SourceInfo> =
-                pending.sources.iter().map(|source| SourceInfo::new(source.number, &source.hit)).collect();
+                pending.sources.iter().map(SourceInfo::new).collect();
             (sources, pending.events)
         }
         ModelTarget::Engine => {

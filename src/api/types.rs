@@ -3,7 +3,8 @@
 use serde::{Deserialize, Serialize};
 
 use crate::models::TokenUsage;
-use crate::rag::{HitKind, SearchHit};
+use crate::answer::Source;
+use crate::rag::HitKind;
 
 #[derive(Debug, Deserialize)]
 pub struct ChatCompletionRequest {
@@ -178,18 +179,24 @@ pub struct SourceInfo {
     /// For an image source, its id: `GET /v1/images/ID` returns the PNG.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub image: Option<String>,
+    /// For an image source: whether the model was given the image itself (true) or only its
+    /// caption (false).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub image_seen: Option<bool>,
 }
 
 impl SourceInfo {
-    pub fn new(number: usize, hit: &SearchHit) -> Self {
+    pub fn new(source: &Source) -> Self {
+        let hit = &source.hit;
         Self {
-            number,
+            number: source.number,
             kind: hit.kind,
             doc: hit.doc.clone(),
             pages: hit.pages.clone(),
             score: hit.score,
             heading: hit.heading.clone(),
             image: hit.image.clone(),
+            image_seen: hit.image.is_some().then_some(source.image_seen),
         }
     }
 }

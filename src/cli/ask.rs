@@ -33,6 +33,9 @@ struct SourceRef<'a> {
     score: f32,
     #[serde(skip_serializing_if = "Option::is_none")]
     image: Option<&'a str>,
+    /// For an image source: whether the model saw the image itself or only its caption.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    image_seen: Option<bool>,
 }
 
 pub async fn run(
@@ -93,6 +96,7 @@ pub async fn run(
                     heading: &source.hit.heading,
                     score: source.hit.score,
                     image: source.hit.image.as_deref(),
+                    image_seen: source.hit.image.is_some().then_some(source.image_seen),
                 })
                 .collect(),
             usage,
@@ -124,7 +128,7 @@ fn print_sources(sources: &[Source], strings: &Strings) {
     for source in sources {
         println!("  [{}] {}", source.number, source.label());
     }
-    if sources.iter().any(|source| source.hit.image.is_some()) {
+    if sources.iter().any(|source| source.hit.image.is_some() && !source.image_seen) {
         println!("{}", strings.images_as_text);
     }
 }

@@ -258,6 +258,11 @@ pub struct ModelArgs {
     /// instead of locally; --model then names the server's model
     #[arg(long, value_name = "URL", env = "DOCENT_REMOTE_URL")]
     pub remote_url: Option<String>,
+
+    /// Quantization applied while loading a model id or model folder: an ISQ type such as
+    /// q4k, q8_0 or q4_1, or none (GGUF files are already quantized)
+    #[arg(long, default_value = "q4k", value_name = "TYPE", env = "DOCENT_ISQ")]
+    pub isq: crate::models::local::Quantization,
 }
 
 /// Settings shared by the commands that generate answers.
@@ -283,6 +288,16 @@ pub struct GenerationArgs {
     /// Penalty on repeating tokens already in the prompt or answer; 1.0 turns it off
     #[arg(long, default_value_t = 1.1, value_name = "FACTOR")]
     pub repetition_penalty: f32,
+
+    /// Images among the sources given to a multimodal model as images. The others go as their
+    /// captions [default: 2 for a local multimodal model, 0 for a text-only or remote model]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(0..=16))]
+    pub source_images: Option<u16>,
+
+    /// Largest source image given to the model, in pixels (width times height); larger
+    /// ones are downscaled
+    #[arg(long, default_value_t = 1024 * 1024, value_name = "PIXELS")]
+    pub source_image_pixels: u64,
 }
 
 #[derive(Debug, Args)]
@@ -446,6 +461,8 @@ impl GenerationArgs {
             top_k: usize::from(self.top_k),
             max_source_chars: self.context_chars,
             max_prompt_tokens: self.context_tokens,
+            max_source_images: self.source_images.map(usize::from),
+            max_source_image_pixels: self.source_image_pixels,
             generation: crate::models::GenerationParams {
                 max_tokens: self.max_tokens,
                 repetition_penalty: Some(self.repetition_penalty),

@@ -38,11 +38,19 @@ pub struct InputImage {
 }
 
 impl InputImage {
+    /// Largest image file [`InputImage::read_file`] reads, in bytes.
+    pub const MAX_FILE_BYTES: u64 = 20 * 1024 * 1024;
+
     /// Reads an image file and checks from its header that it is PNG, JPEG, WebP or GIF
-    /// within the pixel limit of image documents.
+    /// within the pixel limit of image documents. Files over [`Self::MAX_FILE_BYTES`] are
+    /// rejected before they are read.
     pub fn read_file(path: &std::path::Path) -> anyhow::Result<Self> {
         use anyhow::Context;
 
+        let size = std::fs::metadata(path).with_context(|| format!("could not read the image `{}`", path.display()))?.len();
+        if size > Self::MAX_FILE_BYTES {
+            anyhow::bail!("the image `{}` is {size} bytes, more than the limit of {} bytes", path.display(), Self::MAX_FILE_BYTES);
+        }
         let bytes = std::fs::read(path).with_context(|| format!("could not read the image `{}`", path.display()))?;
         let (format, _, _) = crate::rag::extract::inspect_image(&bytes).map_err(|error| match error {
             crate::rag::extract::ExtractError::ImageTooLarge { .. } => anyhow::anyhow!("`{}`: {error}", path.display()),
@@ -155,6 +163,18 @@ pub trait ChatEngine: Send + Sync {
     /// itself, so remote engines forward them.
     fn accepts_images(&self) -> bool {
         false
+    }
+
+    /// Tells whether the model is known to read images. Remote engines answer false
+    /// because the server's model is unknown.
+    fn is_multimodal(&self) -> bool {
+        false
+    }
+
+    /// Returns an estimate of the prompt tokens one image takes, for the prompt budget;
+    /// `None` where the engine cannot tell.
+    fn image_prompt_tokens(&self) -> Option<usize> {
+        None
     }
 
     /// Starts generating an answer to the conversation.

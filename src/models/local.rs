@@ -7,9 +7,10 @@ use anyhow::{bail, Context, Result};
 use either::Either;
 use futures::future::BoxFuture;
 use mistralrs::{
-    Constraint, DefaultSchedulerMethod, Model, ModelBuilder, ModelDType, SchedulerConfig, RequestBuilder, Response, SamplingParams, StopTokens, TextMessageRole,
-    TextMessages,
+    Constraint, DefaultSchedulerMethod, IsqType, Model, ModelBuilder, ModelDType, SchedulerConfig, RequestBuilder, Response, SamplingParams, StopTokens,
+    TextMessageRole, TextMessages, TokenSource,
 };
+use mistralrs::core::SupportedModality;
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 
@@ -23,6 +24,39 @@ use super::engine::{
 pub enum ModelSpec {
     GgufFile(PathBuf),
     ModelId(String),
+}
+
+/// In-situ quantization of a model loaded from safetensors (a hub id or a local folder):
+/// mistral.rs quantizes the weights while loading them. GGUF files are already quantized
+/// and load as they are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Quantization {
+    None,
+    Isq(IsqType),
+}
+
+impl std::str::FromStr for Quantization {
+    type Err = String;
+
+    /// Parses `none` or a mistral.rs ISQ type such as `q4k`, `q8_0` or `q4_1`.
+    fn from_str(value: &str) -> Result<Self, Self::Err> {
+        if value.eq_ignore_ascii_case("none") {
+            return Ok(Self::None);
+        }
+        mistralrs::parse_isq_value(value, None).map(Self::Isq)
+    }
+}
+
+/// Settings for loading a local model.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoadOptions {
+    pub quantization: Quantization,
+}
+
+impl Default for LoadOptions {
+    fn default() -> Self {
+        Self { quantization: Quantization::Isq(IsqType::Q4K) }
+    }
 }
 
 impl ModelSpec {
@@ -43,12 +77,17 @@ pub struct LocalEngine {
     model: Arc<Model>,
     name: String,
     context_length: Option<usize>,
+    /// The model reads images (mistral.rs loaded it as a multimodal model with vision input).
+    multimodal: bool,
+    /// Estimated prompt tokens of one image, from the model's configuration.
+    image_tokens: Option<usize>,
 }
 
 impl LocalEngine {
     /// Loads the model. A missing GGUF file fails before mistral.rs is involved, with a
     /// message that explains how to get the default model.
-    pub async fn load(spec: &ModelSpec) -> Result<Self> {
+    pub async fn load(spec: &ModelSpec, options: &LoadOptions) -> Result<Self> {
+        let mut image_tokens = None;
         let (model, name) = match spec {
             ModelSpec::GgufFile(path) => {
                 if !path.is_file() {
@@ -69,17 +108,57 @@ impl LocalEngine {
                 (model, file_name.trim_end_matches(".gguf").to_string())
             }
             ModelSpec::ModelId(id) => {
-                let model = ModelBuilder::new(id)
-                    .build()
-                    .await
-                    .with_context(|| format!("could not load model `{id}` (a model id needs network access to the Hugging Face hub, or a local model folder)"))?;
-                (model, id.clone())
+                let folder = Path::new(id);
+                if folder.is_dir() {
+                    image_tokens = estimate_image_tokens(folder);
+                }
+                let model = load_model_id(id, folder.is_dir(), options).await?;
+                (model, id.trim_end_matches('/').to_string())
             }
         };
         let context_length = model.max_sequence_length().ok().flatten();
-        tracing::info!(model = %name, ?context_length, "model loaded");
-        Ok(Self { model: Arc::new(model), name, context_length })
+        let multimodal = model
+            .config()
+            .is_ok_and(|config| config.modalities.input.iter().any(|modality| matches!(modality, SupportedModality::Vision)));
+        tracing::info!(model = %name, ?context_length, multimodal, "model loaded");
+        Ok(Self { model: Arc::new(model), name, context_length, multimodal, image_tokens: image_tokens.filter(|_| multimodal) })
     }
+}
+
+/// Loads a model id or local folder of safetensors weights: mistral.rs reads its
+/// `config.json` and picks the text or multimodal loader for its architecture.
+async fn load_model_id(id: &str, is_local_folder: bool, options: &LoadOptions) -> Result<Model> {
+    let device = mistralrs::best_device(false)?;
+    // F32 on a CPU: mistral.rs's `Auto` picks BF16 there, which the CPU computes by converting.
+    let dtype = if device.is_cpu() { ModelDType::F32 } else { ModelDType::Auto };
+    let mut builder = ModelBuilder::new(id).with_dtype(dtype);
+    if is_local_folder {
+        // Every file comes from the folder, so no hub token is needed.
+        builder = builder.with_token_source(TokenSource::None);
+    }
+    if let Quantization::Isq(isq) = options.quantization {
+        builder = builder.with_isq(isq);
+    }
+    let hint = if is_local_folder {
+        "the folder needs config.json, tokenizer.json, tokenizer_config.json with a chat template, and model*.safetensors"
+    } else {
+        "a model id needs network access to the Hugging Face hub; give a local model folder otherwise"
+    };
+    builder.build().await.with_context(|| format!("could not load model `{id}` ({hint})"))
+}
+
+/// Estimates the prompt tokens one image takes from a model folder's `config.json`. LLaVA
+/// 1.5 gives every image `(image_size / patch_size)^2` tokens whatever its size. Other
+/// architectures tile or resize images, so their count depends on the image: `None`.
+fn estimate_image_tokens(folder: &Path) -> Option<usize> {
+    let text = std::fs::read_to_string(folder.join("config.json")).ok()?;
+    let config: serde_json::Value = serde_json::from_str(&text).ok()?;
+    if config["model_type"] != "llava" {
+        return None;
+    }
+    let image_size = config["vision_config"]["image_size"].as_u64()?;
+    let patch_size = config["vision_config"]["patch_size"].as_u64().filter(|size| *size > 0)?;
+    usize::try_from((image_size / patch_size).pow(2)).ok()
 }
 
 /// Loads a GGUF file the way mistral.rs's `GgufModelBuilder` does, except for the
@@ -140,6 +219,18 @@ impl ChatEngine for LocalEngine {
         self.context_length
     }
 
+    fn accepts_images(&self) -> bool {
+        self.multimodal
+    }
+
+    fn is_multimodal(&self) -> bool {
+        self.multimodal
+    }
+
+    fn image_prompt_tokens(&self) -> Option<usize> {
+        self.image_tokens
+    }
+
     fn count_tokens<'a>(&'a self, messages: &'a [ChatMessage]) -> BoxFuture<'a, Result<Option<usize>, EngineError>> {
         Box::pin(async move { count_prompt_tokens(&self.model, messages).await.map(Some) })
     }
@@ -148,14 +239,16 @@ impl ChatEngine for LocalEngine {
         let model = Arc::clone(&self.model);
         Box::pin(async move {
             let mut params = params;
-            if messages.iter().any(|message| !message.images.is_empty()) {
+            let image_count: usize = messages.iter().map(|message| message.images.len()).sum();
+            if image_count > 0 && !self.multimodal {
                 return Err(EngineError::InvalidRequest(format!(
                     "the model `{}` reads text only: images need a multimodal model (--model) or a \
                      server that serves one (--remote-url)",
                     self.model_name()
                 )));
             }
-            let prompt_tokens = count_prompt_tokens(&model, &messages).await?;
+            let prompt_tokens = count_prompt_tokens(&model, &messages).await?
+                + image_count * self.image_tokens.unwrap_or(0);
             if let Some(context_length) = self.context_length {
                 if prompt_tokens >= context_length {
                     return Err(EngineError::ContextLengthExceeded { prompt_tokens, context_length });
@@ -163,7 +256,7 @@ impl ChatEngine for LocalEngine {
                 // The answer gets whatever room the prompt leaves, at most `max_tokens`.
                 params.max_tokens = params.max_tokens.min(context_length - prompt_tokens);
             }
-            let request = build_request(messages, &params);
+            let request = build_request(messages, &params)?;
             let (sender, receiver) = mpsc::channel(64);
             let expected = ExpectedGeneration {
                 prompt_tokens,
@@ -235,10 +328,22 @@ async fn count_text_tokens(model: &Model, text: &str) -> Option<usize> {
     }
 }
 
-fn build_request(messages: Vec<ChatMessage>, params: &GenerationParams) -> RequestBuilder {
+fn build_request(messages: Vec<ChatMessage>, params: &GenerationParams) -> Result<RequestBuilder, EngineError> {
     let mut request = RequestBuilder::new();
     for message in messages {
-        request = request.add_message(text_role(message.role), message.content);
+        if message.images.is_empty() {
+            request = request.add_message(text_role(message.role), message.content);
+            continue;
+        }
+        let images = message
+            .images
+            .iter()
+            .map(|image| {
+                image::load_from_memory(&image.bytes)
+                    .map_err(|error| EngineError::InvalidRequest(format!("could not decode a {} image: {error}", image.media_type)))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        request = request.add_image_message(text_role(message.role), message.content, images);
     }
     let mut sampling = SamplingParams::deterministic();
     if let Some(temperature) = params.temperature.filter(|temperature| *temperature > 0.0) {
@@ -254,7 +359,7 @@ fn build_request(messages: Vec<ChatMessage>, params: &GenerationParams) -> Reque
     if let Some(schema) = &params.json_schema {
         request = request.set_constraint(Constraint::JsonSchema(schema.clone()));
     }
-    request.set_sampling(sampling)
+    Ok(request.set_sampling(sampling))
 }
 
 /// Runs one generation and forwards its chunks. When the receiver is dropped the send

@@ -2,9 +2,10 @@
 //! background answer's events; rendering is a pure function of `App`.
 
 mod app;
+mod command;
 mod ui;
 
-pub use app::{Action, AnswerEvent, AnswerState, App};
+pub use app::{Action, AnswerEvent, AnswerState, App, AttachedImage, ImageSupport, Notice};
 
 use anyhow::{Context, Result};
 use crossterm::event::{Event, EventStream};
@@ -15,7 +16,7 @@ use tokio::task::JoinHandle;
 
 use crate::answer::{AnswerOptions, Assistant};
 use crate::i18n::{Language, Strings};
-use crate::models::{EngineEvent, FinishReason};
+use crate::models::{EngineEvent, FinishReason, InputImage};
 
 /// Runs the chat until the user quits. `ratatui::init` installs a panic hook that restores
 /// the terminal; `ratatui::restore` does it on every other exit path.
@@ -27,7 +28,13 @@ pub async fn run(assistant: Assistant, options: AnswerOptions, language: Languag
 }
 
 async fn event_loop(terminal: &mut DefaultTerminal, assistant: Assistant, options: AnswerOptions, strings: &Strings) -> Result<()> {
-    let mut app = App::new(assistant.knowledge_base().name.clone());
+    let engine = assistant.engine();
+    let image_support = if engine.accepts_images() {
+        ImageSupport::Accepted
+    } else {
+        ImageSupport::TextOnly { model: engine.model_name().to_string() }
+    };
+    let mut app = App::new(assistant.knowledge_base().name.clone(), image_support);
     let mut terminal_events = EventStream::new();
     let (answer_sender, mut answer_events) = mpsc::channel::<AnswerEvent>(256);
     let mut answer_task: Option<JoinHandle<()>> = None;
@@ -48,10 +55,12 @@ async fn event_loop(terminal: &mut DefaultTerminal, assistant: Assistant, option
                         }
                         app.stop_answer();
                     }
-                    Action::Ask(question) => {
+                    Action::Ask { question, images } => {
                         // History excludes the exchange just added for this question.
                         let history = app.history();
-                        let task = tokio::spawn(answer(assistant.clone(), history, question, options.clone(), answer_sender.clone()));
+                        let images = images.into_iter().map(|attached| attached.image).collect();
+                        let question = Question { history, text: question, images };
+                        let task = tokio::spawn(answer(assistant.clone(), question, options.clone(), answer_sender.clone()));
                         answer_task = Some(task);
                     }
                 }
@@ -66,16 +75,17 @@ async fn event_loop(terminal: &mut DefaultTerminal, assistant: Assistant, option
     Ok(())
 }
 
+/// A question for the background answer task, with what goes to the model along with it.
+struct Question {
+    history: Vec<crate::answer::Turn>,
+    text: String,
+    images: Vec<InputImage>,
+}
+
 /// Generates one answer and sends its events; aborting the task drops the engine stream,
 /// which cancels the generation.
-async fn answer(
-    assistant: Assistant,
-    history: Vec<crate::answer::Turn>,
-    question: String,
-    options: AnswerOptions,
-    sender: mpsc::Sender<AnswerEvent>,
-) {
-    let pending = match assistant.answer(&history, &question, None, &options).await {
+async fn answer(assistant: Assistant, question: Question, options: AnswerOptions, sender: mpsc::Sender<AnswerEvent>) {
+    let pending = match assistant.answer_with_images(&question.history, &question.text, question.images, None, &options).await {
         Ok(pending) => pending,
         Err(error) => {
             let _ = sender.send(AnswerEvent::Failed(error.to_string())).await;

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod pdf;
+pub mod tiny_llava;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

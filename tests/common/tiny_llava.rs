@@ -1,0 +1,317 @@
+//! Writes a tiny random-weight LLaVA-1.5 checkpoint (Hugging Face layout, as in
+//! `llava-hf/llava-1.5-7b-hf`) that mistral.rs 0.8.1 loads with its `llava` loader.
+//!
+//! Files written: `config.json`, `model.safetensors`, `tokenizer.json`,
+//! `tokenizer_config.json` (with the chat template), `preprocessor_config.json`,
+//! `generation_config.json`.
+//!
+//! Dependencies: `candle-core` 0.10.2 and `serde_json` 1 only. Weights come from a seeded
+//! PRNG (candle's CPU `randn` cannot be seeded), so every run writes the same bytes.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use candle_core::{Device, Tensor};
+use serde_json::{json, Map, Value};
+
+// ---- Vision tower (CLIP ViT) ----
+pub const VISION_HIDDEN: usize = 32;
+pub const VISION_INTERMEDIATE: usize = 64;
+pub const VISION_LAYERS: usize = 2;
+pub const VISION_HEADS: usize = 2;
+pub const PATCH_SIZE: usize = 14;
+/// Must equal `crop_size` in preprocessor_config.json: the CLIP position embedding has
+/// `(IMAGE_SIZE / PATCH_SIZE)^2 + 1` rows and the processor always crops to `crop_size`.
+pub const IMAGE_SIZE: usize = 56;
+/// Placeholder tokens each image adds to the prompt (`LLaVAInputProcessor::get_num_image_tokens`).
+pub const NUM_IMAGE_TOKENS: usize = (IMAGE_SIZE / PATCH_SIZE) * (IMAGE_SIZE / PATCH_SIZE);
+
+// ---- Language model (Llama) ----
+pub const TEXT_HIDDEN: usize = 64;
+pub const TEXT_INTERMEDIATE: usize = 128;
+pub const TEXT_LAYERS: usize = 2;
+pub const TEXT_HEADS: usize = 4;
+pub const TEXT_KV_HEADS: usize = 2;
+pub const HEAD_DIM: usize = TEXT_HIDDEN / TEXT_HEADS;
+pub const MAX_POSITIONS: usize = 4096;
+
+// ---- Tokenizer: byte-level BPE without merges, one token per UTF-8 byte ----
+pub const UNK_ID: u32 = 0;
+pub const BOS_ID: u32 = 1;
+pub const EOS_ID: u32 = 2;
+/// Byte `b` is token `BYTE_OFFSET + b`.
+pub const BYTE_OFFSET: u32 = 3;
+pub const IMAGE_TOKEN_ID: u32 = BYTE_OFFSET + 256; // 259
+pub const PAD_ID: u32 = IMAGE_TOKEN_ID + 1; // 260
+pub const VOCAB_SIZE: usize = PAD_ID as usize + 1; // 261
+
+/// LLaVA-1.5 prompt format. mistral.rs flattens a message with images to its text (the
+/// `llava` processor uses `MessagesAction::FlattenOnlyText`), and the `llava` prefixer puts
+/// one `<image>` per image in front of that text, so `content` is always a string here.
+pub const CHAT_TEMPLATE: &str = "{{ bos_token }}{% for message in messages %}\
+{% if message['role'] == 'system' %}{{ message['content'] }}\n\
+{% elif message['role'] == 'user' %}USER: {{ message['content'] }}\n\
+{% elif message['role'] == 'assistant' %}ASSISTANT: {{ message['content'] }}{{ eos_token }}\n\
+{% endif %}{% endfor %}{% if add_generation_prompt %}ASSISTANT:{% endif %}";
+
+/// `usage.prompt_tokens` mistral.rs reports for one user message `text` (ASCII or any
+/// UTF-8) sent with `images` images: `<s>` + `USER: ` + the image placeholders + text +
+/// `\nASSISTANT:`, one token per byte.
+pub fn expected_prompt_tokens(text: &str, images: usize) -> usize {
+    1 + "USER: ".len() + images * NUM_IMAGE_TOKENS + text.len() + "\nASSISTANT:".len()
+}
+
+/// Writes the whole checkpoint into `dir` (which must exist). Panics on I/O errors.
+pub fn write_tiny_llava(dir: &Path) {
+    write_json(dir, "config.json", &config_json());
+    write_json(dir, "tokenizer.json", &tokenizer_json());
+    write_json(dir, "tokenizer_config.json", &tokenizer_config_json());
+    write_json(dir, "preprocessor_config.json", &preprocessor_config_json());
+    write_json(dir, "generation_config.json", &json!({ "bos_token_id": BOS_ID, "eos_token_id": EOS_ID }));
+
+    let mut rng = SplitMix64(0x11a7_a15e_ed00_0001);
+    let mut tensors: HashMap<String, Tensor> = HashMap::new();
+    for (name, shape, init) in tensor_specs() {
+        let n: usize = shape.iter().product();
+        let data: Vec<f32> = match init {
+            Init::Normal(std) => (0..n).map(|_| rng.normal() * std).collect(),
+            Init::Ones => vec![1.0; n],
+            Init::Zeros => vec![0.0; n],
+        };
+        let tensor = Tensor::from_vec(data, shape.as_slice(), &Device::Cpu).expect("tensor");
+        tensors.insert(name, tensor);
+    }
+    candle_core::safetensors::save(&tensors, dir.join("model.safetensors")).expect("write model.safetensors");
+}
+
+#[derive(Clone, Copy, Debug)]
+pub enum Init {
+    Normal(f32),
+    Ones,
+    Zeros,
+}
+
+/// Lists every tensor the `llava` loader reads, with its shape (row-major, as in PyTorch).
+pub fn tensor_specs() -> Vec<(String, Vec<usize>, Init)> {
+    const W: Init = Init::Normal(0.02);
+    let mut specs: Vec<(String, Vec<usize>, Init)> = Vec::new();
+    let mut add = |name: String, shape: Vec<usize>, init: Init| specs.push((name, shape, init));
+
+    // Projector: vision hidden -> text hidden -> text hidden, with biases (llava15.rs MMProjector).
+    add("multi_modal_projector.linear_1.weight".into(), vec![TEXT_HIDDEN, VISION_HIDDEN], W);
+    add("multi_modal_projector.linear_1.bias".into(), vec![TEXT_HIDDEN], Init::Zeros);
+    add("multi_modal_projector.linear_2.weight".into(), vec![TEXT_HIDDEN, TEXT_HIDDEN], W);
+    add("multi_modal_projector.linear_2.bias".into(), vec![TEXT_HIDDEN], Init::Zeros);
+
+    // CLIP vision transformer (clip.rs).
+    let v = "vision_tower.vision_model";
+    let positions = NUM_IMAGE_TOKENS + 1;
+    add(format!("{v}.embeddings.class_embedding"), vec![VISION_HIDDEN], W);
+    add(format!("{v}.embeddings.patch_embedding.weight"), vec![VISION_HIDDEN, 3, PATCH_SIZE, PATCH_SIZE], W);
+    add(format!("{v}.embeddings.position_embedding.weight"), vec![positions, VISION_HIDDEN], W);
+    add(format!("{v}.pre_layrnorm.weight"), vec![VISION_HIDDEN], Init::Ones);
+    add(format!("{v}.pre_layrnorm.bias"), vec![VISION_HIDDEN], Init::Zeros);
+    for i in 0..VISION_LAYERS {
+        let l = format!("{v}.encoder.layers.{i}");
+        for proj in ["q_proj", "k_proj", "v_proj", "out_proj"] {
+            add(format!("{l}.self_attn.{proj}.weight"), vec![VISION_HIDDEN, VISION_HIDDEN], W);
+            add(format!("{l}.self_attn.{proj}.bias"), vec![VISION_HIDDEN], Init::Zeros);
+        }
+        add(format!("{l}.layer_norm1.weight"), vec![VISION_HIDDEN], Init::Ones);
+        add(format!("{l}.layer_norm1.bias"), vec![VISION_HIDDEN], Init::Zeros);
+        add(format!("{l}.mlp.fc1.weight"), vec![VISION_INTERMEDIATE, VISION_HIDDEN], W);
+        add(format!("{l}.mlp.fc1.bias"), vec![VISION_INTERMEDIATE], Init::Zeros);
+        add(format!("{l}.mlp.fc2.weight"), vec![VISION_HIDDEN, VISION_INTERMEDIATE], W);
+        add(format!("{l}.mlp.fc2.bias"), vec![VISION_HIDDEN], Init::Zeros);
+        add(format!("{l}.layer_norm2.weight"), vec![VISION_HIDDEN], Init::Ones);
+        add(format!("{l}.layer_norm2.bias"), vec![VISION_HIDDEN], Init::Zeros);
+    }
+    add(format!("{v}.post_layernorm.weight"), vec![VISION_HIDDEN], Init::Ones);
+    add(format!("{v}.post_layernorm.bias"), vec![VISION_HIDDEN], Init::Zeros);
+
+    // Llama language model (llava_llm/llama.rs), no biases, untied lm_head.
+    let kv = TEXT_KV_HEADS * HEAD_DIM;
+    add("language_model.model.embed_tokens.weight".into(), vec![VOCAB_SIZE, TEXT_HIDDEN], Init::Normal(1.0));
+    for i in 0..TEXT_LAYERS {
+        let l = format!("language_model.model.layers.{i}");
+        add(format!("{l}.self_attn.q_proj.weight"), vec![TEXT_HIDDEN, TEXT_HIDDEN], W);
+        add(format!("{l}.self_attn.k_proj.weight"), vec![kv, TEXT_HIDDEN], W);
+        add(format!("{l}.self_attn.v_proj.weight"), vec![kv, TEXT_HIDDEN], W);
+        add(format!("{l}.self_attn.o_proj.weight"), vec![TEXT_HIDDEN, TEXT_HIDDEN], W);
+        add(format!("{l}.mlp.gate_proj.weight"), vec![TEXT_INTERMEDIATE, TEXT_HIDDEN], W);
+        add(format!("{l}.mlp.up_proj.weight"), vec![TEXT_INTERMEDIATE, TEXT_HIDDEN], W);
+        add(format!("{l}.mlp.down_proj.weight"), vec![TEXT_HIDDEN, TEXT_INTERMEDIATE], W);
+        add(format!("{l}.input_layernorm.weight"), vec![TEXT_HIDDEN], Init::Ones);
+        add(format!("{l}.post_attention_layernorm.weight"), vec![TEXT_HIDDEN], Init::Ones);
+    }
+    add("language_model.model.norm.weight".into(), vec![TEXT_HIDDEN], Init::Ones);
+    add("language_model.lm_head.weight".into(), vec![VOCAB_SIZE, TEXT_HIDDEN], Init::Normal(0.5));
+    specs
+}
+
+pub fn config_json() -> Value {
+    json!({
+        "architectures": ["LlavaForConditionalGeneration"],
+        "model_type": "llava",
+        "ignore_index": -100,
+        "image_token_index": IMAGE_TOKEN_ID,
+        "pad_token_id": PAD_ID,
+        "projector_hidden_act": "gelu",
+        "vision_feature_layer": -2,
+        "vision_feature_select_strategy": "default",
+        "tie_word_embeddings": false,
+        "torch_dtype": "float32",
+        "text_config": {
+            "model_type": "llama",
+            "architectures": ["LlamaForCausalLM"],
+            "hidden_size": TEXT_HIDDEN,
+            "intermediate_size": TEXT_INTERMEDIATE,
+            "num_hidden_layers": TEXT_LAYERS,
+            "num_attention_heads": TEXT_HEADS,
+            "num_key_value_heads": TEXT_KV_HEADS,
+            "max_position_embeddings": MAX_POSITIONS,
+            "max_length": MAX_POSITIONS,
+            "rms_norm_eps": 1e-5,
+            "rope_theta": 10000.0,
+            "rope_scaling": null,
+            "vocab_size": VOCAB_SIZE,
+            "hidden_act": "silu",
+            "tie_word_embeddings": false
+        },
+        "vision_config": {
+            "model_type": "clip_vision_model",
+            "hidden_size": VISION_HIDDEN,
+            "intermediate_size": VISION_INTERMEDIATE,
+            "num_hidden_layers": VISION_LAYERS,
+            "num_attention_heads": VISION_HEADS,
+            "image_size": IMAGE_SIZE,
+            "patch_size": PATCH_SIZE,
+            "projection_dim": VISION_HIDDEN,
+            "hidden_act": "quick_gelu",
+            "layer_norm_eps": 1e-5
+        }
+    })
+}
+
+pub fn tokenizer_config_json() -> Value {
+    json!({
+        "add_bos_token": false,
+        "add_eos_token": false,
+        "bos_token": "<s>",
+        "eos_token": "</s>",
+        "unk_token": "<unk>",
+        "pad_token": "<pad>",
+        "model_max_length": MAX_POSITIONS,
+        "tokenizer_class": "PreTrainedTokenizerFast",
+        "chat_template": CHAT_TEMPLATE
+    })
+}
+
+pub fn preprocessor_config_json() -> Value {
+    json!({
+        "image_processor_type": "CLIPImageProcessor",
+        "processor_class": "LlavaProcessor",
+        "do_convert_rgb": true,
+        "do_resize": true,
+        "size": { "shortest_edge": IMAGE_SIZE },
+        "resample": 3,
+        "do_center_crop": true,
+        "crop_size": { "height": IMAGE_SIZE, "width": IMAGE_SIZE },
+        "do_rescale": true,
+        "rescale_factor": 0.00392156862745098,
+        "do_normalize": true,
+        "image_mean": [0.48145466, 0.4578275, 0.40821073],
+        "image_std": [0.26862954, 0.26130258, 0.27577711]
+    })
+}
+
+/// Byte-level BPE with no merges: the vocabulary is the 256 GPT-2 byte characters plus the
+/// special tokens. The ByteLevel decoder is required: mistral.rs builds an llguidance token
+/// trie at load time (`toktrie_hf_tokenizers::ByteTokenizer::from_tokenizer`), which fails
+/// with "can't determine decoder type" unless the decoder is ByteLevel or ByteFallback.
+pub fn tokenizer_json() -> Value {
+    let specials = [(UNK_ID, "<unk>"), (BOS_ID, "<s>"), (EOS_ID, "</s>"), (IMAGE_TOKEN_ID, "<image>"), (PAD_ID, "<pad>")];
+    let mut vocab = Map::new();
+    for (id, content) in specials {
+        vocab.insert(content.to_string(), json!(id));
+    }
+    for (byte, ch) in byte_chars().into_iter().enumerate() {
+        vocab.insert(ch.to_string(), json!(BYTE_OFFSET + byte as u32));
+    }
+    let added_tokens: Vec<Value> = specials
+        .iter()
+        .map(|(id, content)| {
+            json!({
+                "id": id, "content": content, "single_word": false, "lstrip": false,
+                "rstrip": false, "normalized": false, "special": true
+            })
+        })
+        .collect();
+    json!({
+        "version": "1.0",
+        "truncation": null,
+        "padding": null,
+        "added_tokens": added_tokens,
+        "normalizer": null,
+        "pre_tokenizer": { "type": "ByteLevel", "add_prefix_space": false, "trim_offsets": true, "use_regex": true },
+        "post_processor": null,
+        "decoder": { "type": "ByteLevel", "add_prefix_space": true, "trim_offsets": true, "use_regex": true },
+        "model": {
+            "type": "BPE",
+            "dropout": null,
+            "unk_token": null,
+            "continuing_subword_prefix": null,
+            "end_of_word_suffix": null,
+            "fuse_unk": false,
+            "byte_fallback": false,
+            "ignore_merges": false,
+            "vocab": vocab,
+            "merges": []
+        }
+    })
+}
+
+/// GPT-2 `bytes_to_unicode`: the character byte `b` becomes in a ByteLevel vocabulary.
+pub fn byte_chars() -> Vec<char> {
+    let mut chars = vec!['\0'; 256];
+    let mut next = 256u32;
+    for b in 0..256u32 {
+        let printable = (0x21..=0x7e).contains(&b) || (0xa1..=0xac).contains(&b) || (0xae..=0xff).contains(&b);
+        chars[b as usize] = if printable {
+            char::from_u32(b).unwrap()
+        } else {
+            let c = char::from_u32(next).unwrap();
+            next += 1;
+            c
+        };
+    }
+    chars
+}
+
+fn write_json(dir: &Path, name: &str, value: &Value) {
+    let text = serde_json::to_string_pretty(value).expect("serialize");
+    std::fs::write(dir.join(name), text).unwrap_or_else(|error| panic!("write {name}: {error}"));
+}
+
+/// Small seeded PRNG (SplitMix64) with Box-Muller normals.
+struct SplitMix64(u64);
+
+impl SplitMix64 {
+    fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    /// Uniform in (0, 1].
+    fn uniform(&mut self) -> f64 {
+        ((self.next_u64() >> 11) as f64 + 1.0) / (1u64 << 53) as f64
+    }
+
+    fn normal(&mut self) -> f32 {
+        let (u1, u2) = (self.uniform(), self.uniform());
+        ((-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos()) as f32
+    }
+}

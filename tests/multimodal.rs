@@ -1,0 +1,233 @@
+//! A multimodal model through the same code a real LLaVA uses: the tests write a tiny
+//! random-weight LLaVA-1.5 in the Hugging Face layout, and docent loads it from the folder
+//! with mistral.rs. Its answers are noise, so the tests check what reached the model: each
+//! image adds exactly `NUM_IMAGE_TOKENS` prompt tokens, and generation runs.
+
+mod common;
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+use common::tiny_llava::{write_tiny_llava, NUM_IMAGE_TOKENS};
+use common::{describe, stderr, TestEnv};
+
+/// Room for docent's prompt: the tiny tokenizer spends one token on every byte.
+const ROOMY_PROMPT: [&str; 4] = ["--context-tokens", "3000", "--max-tokens", "3"];
+
+struct LlavaEnv {
+    env: TestEnv,
+    model: PathBuf,
+}
+
+/// A knowledge base with a text page and an image file, and the tiny LLaVA beside it.
+fn llava_env() -> LlavaEnv {
+    let env = TestEnv::new();
+    env.write("pump.md", "# Pump\n\nThe intake valve sits under the blue cover.\n");
+    env.write("valve-diagram.png", png_bytes(48, 32));
+    env.run_ok(&["ingest", "--text-encoder", "none", "docs"]);
+    let model = env.root.path().join("tiny-llava");
+    std::fs::create_dir_all(&model).unwrap();
+    write_tiny_llava(&model);
+    LlavaEnv { env, model }
+}
+
+impl LlavaEnv {
+    fn picture(&self, name: &str) -> PathBuf {
+        let path = self.env.root.path().join(name);
+        std::fs::write(&path, png_bytes(40, 30)).unwrap();
+        path
+    }
+
+    /// Runs `docent ask --json` with the tiny model and returns its output.
+    fn ask(&self, extra: &[&str], question: &str) -> Value {
+        let model = self.model.to_str().unwrap();
+        let mut args = vec!["ask", "--json", "--model", model, "--isq", "none"];
+        args.extend(ROOMY_PROMPT);
+        args.extend(extra);
+        args.push(question);
+        let stdout = self.env.run_ok(&args);
+        serde_json::from_str(&stdout).unwrap_or_else(|error| panic!("not JSON ({error}): {stdout}"))
+    }
+}
+
+fn png_bytes(width: u32, height: u32) -> Vec<u8> {
+    let mut png = Vec::new();
+    image::RgbImage::from_fn(width, height, |x, y| image::Rgb([(x * 6 % 256) as u8, (y * 8 % 256) as u8, 128]))
+        .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
+        .unwrap();
+    png
+}
+
+fn prompt_tokens(output: &Value) -> u64 {
+    output["usage"]["prompt_tokens"].as_u64().unwrap_or_else(|| panic!("no prompt_tokens: {output}"))
+}
+
+fn assert_generated(output: &Value) {
+    let completion = output["usage"]["completion_tokens"].as_u64().unwrap();
+    assert!((1..=3).contains(&completion), "generation ran: {output}");
+}
+
+#[test]
+fn question_images_reach_the_model() {
+    let llava = llava_env();
+    let picture = llava.picture("photo.png");
+    let picture = picture.to_str().unwrap();
+    let question = "What does this photo show?";
+
+    let text_only = llava.ask(&["--top-k", "0"], question);
+    let one_image = llava.ask(&["--top-k", "0", "--image", picture], question);
+    let two_images = llava.ask(&["--top-k", "0", "--image", picture, "--image", picture], question);
+    for output in [&text_only, &one_image, &two_images] {
+        assert_generated(output);
+    }
+    let per_image = NUM_IMAGE_TOKENS as u64;
+    assert_eq!(prompt_tokens(&one_image), prompt_tokens(&text_only) + per_image, "{one_image}");
+    assert_eq!(prompt_tokens(&two_images), prompt_tokens(&text_only) + 2 * per_image, "{two_images}");
+}
+
+#[test]
+fn source_images_reach_the_model() {
+    let llava = llava_env();
+    let question = "Show the valve diagram.";
+
+    // A local multimodal model gets up to two source images by default.
+    let with_image = llava.ask(&[], question);
+    let image_source = with_image["sources"].as_array().unwrap().iter().find(|source| source["kind"] == "image");
+    let image_source = image_source.unwrap_or_else(|| panic!("no image source: {with_image}"));
+    assert_eq!(image_source["doc"], "docs/valve-diagram.png", "{with_image}");
+    assert_eq!(image_source["image_seen"], true, "{with_image}");
+    assert_generated(&with_image);
+
+    let captions_only = llava.ask(&["--source-images", "0"], question);
+    let image_source = captions_only["sources"].as_array().unwrap().iter().find(|source| source["kind"] == "image").unwrap();
+    assert_eq!(image_source["image_seen"], false, "{captions_only}");
+
+    // The image's tokens, and the note in the prompt that the image is attached.
+    let attached_note = " (image attached)".len() as u64;
+    assert_eq!(
+        prompt_tokens(&with_image),
+        prompt_tokens(&captions_only) + NUM_IMAGE_TOKENS as u64 + attached_note,
+        "{with_image}\n{captions_only}"
+    );
+}
+
+#[test]
+fn in_situ_quantization_loads_and_answers() {
+    let llava = llava_env();
+    let picture = llava.picture("photo.png");
+    let model = llava.model.to_str().unwrap();
+    let args = ["ask", "--json", "--model", model, "--isq", "q4k", "--top-k", "0", "--max-tokens", "3", "--context-tokens", "3000",
+        "--image", picture.to_str().unwrap(), "Describe it."];
+    let output: Value = serde_json::from_str(&llava.env.run_ok(&args)).unwrap();
+    assert_generated(&output);
+
+    let bad = llava.env.run(&["ask", "--model", model, "--isq", "q3_bogus", "Describe it."]);
+    assert!(!bad.status.success());
+    assert!(stderr(&bad).contains("invalid value 'q3_bogus' for '--isq"), "{}", describe(&bad));
+}
+
+#[test]
+fn broken_model_folder_is_a_clear_error() {
+    let llava = llava_env();
+    let model = llava.model.to_str().unwrap();
+    std::fs::write(llava.model.join("model.safetensors"), b"not safetensors").unwrap();
+    let output = llava.env.run(&["ask", "--model", model, "--isq", "none", "--top-k", "0", "Describe it."]);
+    assert!(!output.status.success(), "{}", describe(&output));
+    let message = stderr(&output);
+    assert!(message.contains(&format!("could not load model `{model}`")), "{message}");
+    assert!(!message.contains("panicked"), "{message}");
+
+    std::fs::remove_file(llava.model.join("model.safetensors")).unwrap();
+    let output = llava.env.run(&["ask", "--model", model, "--isq", "none", "--top-k", "0", "Describe it."]);
+    assert!(!output.status.success(), "{}", describe(&output));
+    let message = stderr(&output);
+    assert!(message.contains("model*.safetensors"), "{message}");
+    assert!(!message.contains("panicked"), "{message}");
+}
+
+/// `docent serve` with the tiny LLaVA: an `image_url` part reaches the model over the API.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn api_image_parts_reach_the_model() {
+    use base64::Engine as _;
+
+    let llava = llava_env();
+    let mut server = Server::start(&llava.env, &llava.model);
+    let http = reqwest::Client::new();
+    server.wait_ready(&http).await;
+
+    let data_url = format!("data:image/png;base64,{}", base64::engine::general_purpose::STANDARD.encode(png_bytes(40, 30)));
+    let text_part = json!({ "type": "text", "text": "What does this photo show?" });
+    let image_part = json!({ "type": "image_url", "image_url": { "url": data_url } });
+    let engine_model = llava.model.to_str().unwrap().trim_end_matches('/').to_string();
+    let ask = |content: Value| {
+        let body = json!({ "model": engine_model, "max_tokens": 3, "messages": [{ "role": "user", "content": content }] });
+        let request = http.post(format!("{}/v1/chat/completions", server.base)).json(&body).send();
+        async move {
+            let response = request.await.unwrap();
+            let status = response.status();
+            let body: Value = response.json().await.unwrap();
+            assert_eq!(status, 200, "{body}");
+            body
+        }
+    };
+
+    let text_only = ask(json!([text_part])).await;
+    let with_image = ask(json!([text_part, image_part])).await;
+    let completion = with_image["usage"]["completion_tokens"].as_u64().unwrap();
+    assert!((1..=3).contains(&completion), "{with_image}");
+    assert_eq!(
+        with_image["usage"]["prompt_tokens"].as_u64().unwrap(),
+        text_only["usage"]["prompt_tokens"].as_u64().unwrap() + NUM_IMAGE_TOKENS as u64,
+        "{with_image}\n{text_only}"
+    );
+}
+
+struct Server {
+    child: Child,
+    base: String,
+}
+
+impl Server {
+    fn start(env: &TestEnv, model: &Path) -> Self {
+        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let addr = format!("127.0.0.1:{port}");
+        let child = env
+            .docent()
+            .args(["serve", "--addr", &addr, "--model", model.to_str().unwrap(), "--isq", "none"])
+            .args(ROOMY_PROMPT)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("docent serve starts");
+        Self { child, base: format!("http://{addr}") }
+    }
+
+    async fn wait_ready(&mut self, http: &reqwest::Client) {
+        let deadline = Instant::now() + Duration::from_secs(300);
+        while Instant::now() < deadline {
+            if let Ok(response) = http.get(format!("{}/health", self.base)).send().await {
+                if response.status().is_success() {
+                    return;
+                }
+            }
+            if let Some(status) = self.child.try_wait().unwrap() {
+                let output = self.child.stderr.take().map(std::io::read_to_string).transpose().unwrap();
+                panic!("server exited with {status}: {}", output.unwrap_or_default());
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+        panic!("server did not become ready");
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
