@@ -115,6 +115,35 @@ fn missing_model_file_says_how_to_get_it() {
 }
 
 #[test]
+fn unusable_model_files_are_clear_errors() {
+    let env = env_with_manual();
+    let gguf_string = |text: &str| [(text.len() as u64).to_le_bytes().as_slice(), text.as_bytes()].concat();
+    // A GGUF v3 header with no tensors and one metadata entry: the architecture, as a string.
+    let mut whisper = b"GGUF".to_vec();
+    whisper.extend(3u32.to_le_bytes());
+    whisper.extend(0u64.to_le_bytes());
+    whisper.extend(1u64.to_le_bytes());
+    whisper.extend(gguf_string("general.architecture"));
+    whisper.extend(8u32.to_le_bytes());
+    whisper.extend(gguf_string("whisper"));
+    let whisper_path = env.write("whisper.gguf", whisper);
+    let junk_path = env.write("junk.gguf", b"not a GGUF file at all");
+
+    let cases = [
+        (whisper_path, "holds a `whisper` model, which mistral.rs cannot run from GGUF; supported: llama"),
+        (junk_path, "is not a readable GGUF file"),
+    ];
+    for (path, expected) in cases {
+        let output = env.run(&["ask", "--model", path.to_str().unwrap(), "question"]);
+        assert!(!output.status.success());
+        let message = stderr(&output);
+        assert!(message.contains(expected), "{message}");
+        assert!(message.contains(path.to_str().unwrap()), "{message}");
+        assert!(!message.contains("panicked"), "{message}");
+    }
+}
+
+#[test]
 fn serve_port_in_use_fails_at_once() {
     let env = env_with_manual();
     let occupied = TcpListener::bind("127.0.0.1:0").unwrap();

@@ -97,6 +97,7 @@ impl LocalEngine {
                         path.display()
                     );
                 }
+                check_gguf_architecture(path)?;
                 let folder = path.parent().filter(|parent| !parent.as_os_str().is_empty()).unwrap_or(Path::new("."));
                 let file_name = path
                     .file_name()
@@ -123,6 +124,30 @@ impl LocalEngine {
         tracing::info!(model = %name, ?context_length, multimodal, "model loaded");
         Ok(Self { model: Arc::new(model), name, context_length, multimodal, image_tokens: image_tokens.filter(|_| multimodal) })
     }
+}
+
+/// Architectures of GGUF files that mistral.rs 0.8.1 runs (`pipeline/gguf.rs`).
+const GGUF_ARCHITECTURES: [&str; 8] = ["llama", "mistral3", "phi2", "phi3", "starcoder2", "qwen2", "qwen3", "qwen3moe"];
+
+/// Reads a GGUF file's header and checks its architecture, because mistral.rs 0.8.1 panics
+/// on an architecture it does not know instead of returning an error.
+fn check_gguf_architecture(path: &Path) -> Result<()> {
+    let mut file = std::fs::File::open(path).with_context(|| format!("could not open the model file `{}`", path.display()))?;
+    let content = candle_core::quantized::gguf_file::Content::read(&mut file)
+        .with_context(|| format!("`{}` is not a readable GGUF file", path.display()))?;
+    let architecture = content
+        .metadata
+        .get("general.architecture")
+        .and_then(|value| value.to_string().ok())
+        .with_context(|| format!("the GGUF file `{}` names no architecture (general.architecture)", path.display()))?;
+    if !GGUF_ARCHITECTURES.contains(&architecture.to_ascii_lowercase().as_str()) {
+        bail!(
+            "the GGUF file `{}` holds a `{architecture}` model, which mistral.rs cannot run from GGUF; supported: {}",
+            path.display(),
+            GGUF_ARCHITECTURES.join(", ")
+        );
+    }
+    Ok(())
 }
 
 /// Loads a model id or local folder of safetensors weights: mistral.rs reads its
