@@ -113,7 +113,7 @@ async fn load_engine(paths: &Paths, model_args: &ModelArgs) -> Result<Arc<dyn Ch
         Some(value) => ModelSpec::parse(value),
         None => ModelSpec::GgufFile(paths.default_model()),
     };
-    let options = docent::models::local::LoadOptions { quantization: model_args.isq };
+    let options = docent::models::local::LoadOptions { quantization: model_args.isq, chat_template: model_args.chat_template.clone() };
     Ok(Arc::new(LocalEngine::load(&spec, &options).await?))
 }
 

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use common::tiny_llava::{write_tiny_llava, NUM_IMAGE_TOKENS};
+use common::tiny_llava::{write_tiny_llava, CHAT_TEMPLATE, NUM_IMAGE_TOKENS};
 use common::{describe, stderr, TestEnv};
 
 /// Room for docent's prompt: the tiny tokenizer spends one token on every byte.
@@ -128,6 +128,25 @@ fn in_situ_quantization_loads_and_answers() {
     let bad = llava.env.run(&["ask", "--model", model, "--isq", "q3_bogus", "Describe it."]);
     assert!(!bad.status.success());
     assert!(stderr(&bad).contains("invalid value 'q3_bogus' for '--isq"), "{}", describe(&bad));
+}
+
+#[test]
+fn chat_template_file_replaces_the_shipped_one() {
+    let llava = llava_env();
+    let question = "What is the intake valve under?";
+    let shipped = llava.ask(&["--top-k", "0"], question);
+
+    let template = llava.env.root.path().join("template.jinja");
+    std::fs::write(&template, CHAT_TEMPLATE.replace("{{ bos_token }}", "{{ bos_token }}Manual assistant. ")).unwrap();
+    let replaced = llava.ask(&["--top-k", "0", "--chat-template", template.to_str().unwrap()], question);
+    assert_eq!(prompt_tokens(&replaced), prompt_tokens(&shipped) + "Manual assistant. ".len() as u64, "{replaced}");
+
+    let text_file = llava.env.root.path().join("template.txt");
+    std::fs::write(&text_file, CHAT_TEMPLATE).unwrap();
+    let model = llava.model.to_str().unwrap();
+    let output = llava.env.run(&["ask", "--model", model, "--chat-template", text_file.to_str().unwrap(), question]);
+    assert!(!output.status.success());
+    assert!(stderr(&output).contains("must be a .jinja file"), "{}", describe(&output));
 }
 
 #[test]

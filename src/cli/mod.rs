@@ -263,6 +263,10 @@ pub struct ModelArgs {
     /// q4k, q8_0 or q4_1, or none (GGUF files are already quantized)
     #[arg(long, default_value = "q4k", value_name = "TYPE", env = "DOCENT_ISQ")]
     pub isq: crate::models::local::Quantization,
+
+    /// Jinja chat template file (.jinja) that replaces the one the local model ships
+    #[arg(long, value_name = "FILE.jinja", env = "DOCENT_CHAT_TEMPLATE")]
+    pub chat_template: Option<PathBuf>,
 }
 
 /// Settings shared by the commands that generate answers.
