@@ -168,6 +168,30 @@ fn broken_model_folder_is_a_clear_error() {
     assert!(!message.contains("panicked"), "{message}");
 }
 
+#[test]
+fn quantization_bench_compares_levels() {
+    let llava = llava_env();
+    let model = llava.model.to_str().unwrap();
+    let stdout = llava.env.run_ok(&["bench", "quant", "--model", model, "--isq", "none,q8_0", "--max-tokens", "2", "--json"]);
+    let rows: Value = serde_json::from_str(&stdout).unwrap_or_else(|error| panic!("not JSON ({error}): {stdout}"));
+    let rows = rows.as_array().unwrap();
+    assert_eq!(rows.len(), 2, "{stdout}");
+    assert_eq!(rows[0]["level"], "ISQ none");
+    assert_eq!(rows[1]["level"], "ISQ q8_0");
+    // The reference agrees with itself; every level was loaded and generated.
+    assert_eq!(rows[0]["same_answers"], rows[0]["prompts"], "{stdout}");
+    assert_eq!(rows[0]["shared_prefix"], 1.0, "{stdout}");
+    for row in rows {
+        assert_eq!(row["prompts"], 6, "{row}");
+        assert!(row["peak_rss_mib"].as_f64().unwrap() > 1.0, "{row}");
+        assert!(row["decode_tokens_per_second"].as_f64().unwrap() > 0.0, "{row}");
+    }
+
+    let one_level = llava.env.run(&["bench", "quant", "--model", model, "--isq", "none"]);
+    assert!(!one_level.status.success());
+    assert!(stderr(&one_level).contains("give at least two variants"), "{}", describe(&one_level));
+}
+
 /// `docent serve` with the tiny LLaVA: an `image_url` part reaches the model over the API.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn api_image_parts_reach_the_model() {

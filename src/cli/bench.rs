@@ -21,6 +21,10 @@ pub fn run(paths: &Paths, kb_name: &str, command: &BenchCommand) -> Result<()> {
         BenchCommand::Search { file, rounds, top_k, json } => {
             bench_search(paths, kb_name, file, usize::from(*rounds), usize::from(*top_k), *json)
         }
+        BenchCommand::Quant { models, isq, max_tokens, json } => super::bench_quant::bench_quant(models, isq, *max_tokens, *json),
+        BenchCommand::QuantRun { model, isq, max_tokens } => {
+            tokio::runtime::Handle::current().block_on(super::bench_quant::quant_run(model, *isq, *max_tokens))
+        }
     }
 }
 

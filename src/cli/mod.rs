@@ -2,6 +2,7 @@
 
 pub mod ask;
 pub mod bench;
+pub mod bench_quant;
 pub mod eval;
 pub mod ingest;
 pub mod kb;
@@ -118,6 +119,37 @@ pub enum BenchCommand {
         /// Print the rows as one JSON array instead of a table
         #[arg(long)]
         json: bool,
+    },
+    /// Compare one model at several quantization levels: load time, peak memory, prompt and
+    /// decode speed, and how far greedy answers agree with the first level's
+    Quant {
+        /// A variant to measure, highest precision first: a GGUF file (repeat for each
+        /// level), or one model folder or id that --isq quantizes
+        #[arg(long = "model", required = true, value_name = "PATH_OR_ID")]
+        models: Vec<String>,
+
+        /// ISQ levels for a model folder or id, comma-separated, highest precision first
+        /// (e.g. none,q8_0,q4k)
+        #[arg(long, value_delimiter = ',', value_name = "LEVELS")]
+        isq: Vec<crate::models::local::Quantization>,
+
+        /// Answer tokens generated for each of the fixed prompts
+        #[arg(long, default_value_t = 32, value_name = "N")]
+        max_tokens: usize,
+
+        /// Print the rows as one JSON array instead of a table
+        #[arg(long)]
+        json: bool,
+    },
+    /// Measure one quantization level in this process and print JSON (run by `bench quant`)
+    #[command(hide = true)]
+    QuantRun {
+        #[arg(long)]
+        model: String,
+        #[arg(long)]
+        isq: crate::models::local::Quantization,
+        #[arg(long)]
+        max_tokens: usize,
     },
 }
 
