@@ -14,7 +14,7 @@ use futures::StreamExt;
 use serde_json::{json, Value};
 
 use common::pdf::pdf_from_lines;
-use common::{describe, stderr, TestEnv};
+use common::{describe, stderr, test_venv_python, TestEnv};
 
 /// Knobs that keep each generation short on a CPU: few, small sources and few tokens.
 const SHORT_ANSWER: [&str; 6] = ["--max-tokens", "12", "--top-k", "2", "--context-chars", "600"];
@@ -538,13 +538,6 @@ async fn serve_guards_keys_limits_and_context() {
     assert!(log.contains("rejected a request without a valid API key"), "{log}");
 }
 
-/// Python of the virtual environment that `scripts/setup.sh --test-tools` creates.
-fn test_venv_python() -> std::path::PathBuf {
-    let paths = docent::config::Paths::from_env().expect("cache location is known");
-    let python = paths.cache.join("test-venv/bin/python");
-    assert!(python.is_file(), "{} is missing: run `scripts/setup.sh --test-tools` (make test does)", python.display());
-    python
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn python_openai_client() {

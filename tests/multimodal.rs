@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 
 use common::tiny_llava::{write_tiny_llava, CHAT_TEMPLATE, NUM_IMAGE_TOKENS};
-use common::{describe, stderr, TestEnv};
+use common::{describe, stderr, test_venv_python, TestEnv};
 
 /// Room for docent's prompt: the tiny tokenizer spends one token on every byte.
 const ROOMY_PROMPT: [&str; 4] = ["--context-tokens", "3000", "--max-tokens", "3"];
@@ -227,6 +227,28 @@ async fn api_image_parts_reach_the_model() {
         text_only["usage"]["prompt_tokens"].as_u64().unwrap() + NUM_IMAGE_TOKENS as u64,
         "{with_image}\n{text_only}"
     );
+}
+
+/// The official `openai` Python package sends an image part that reaches the model.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn python_openai_client_sends_images() {
+    let llava = llava_env();
+    let mut server = Server::start(&llava.env, &llava.model);
+    server.wait_ready(&reqwest::Client::new()).await;
+
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/clients/openai_images.py");
+    let engine_model = llava.model.to_str().unwrap().trim_end_matches('/');
+    let output = std::process::Command::new(test_venv_python())
+        .args([script, &format!("{}/v1", server.base), engine_model])
+        .output()
+        .expect("python runs");
+    assert!(output.status.success(), "the openai client failed\n{}", describe(&output));
+    let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+
+    let text_only = report["text_only"]["usage"]["prompt_tokens"].as_u64().unwrap();
+    let with_image = report["with_image"]["usage"]["prompt_tokens"].as_u64().unwrap();
+    assert_eq!(with_image, text_only + NUM_IMAGE_TOKENS as u64, "{report}");
+    assert!(report["with_image"]["usage"]["completion_tokens"].as_u64().unwrap() >= 1, "{report}");
 }
 
 struct Server {

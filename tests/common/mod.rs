@@ -84,6 +84,14 @@ impl TestEnv {
     }
 }
 
+/// Python of the virtual environment that `scripts/setup.sh --test-tools` creates.
+pub fn test_venv_python() -> PathBuf {
+    let paths = docent::config::Paths::from_env().expect("cache location is known");
+    let python = paths.cache.join("test-venv/bin/python");
+    assert!(python.is_file(), "{} is missing: run `scripts/setup.sh --test-tools` (make test does)", python.display());
+    python
+}
+
 pub fn describe(output: &Output) -> String {
     format!(
         "status: {}\n--- stdout\n{}\n--- stderr\n{}",
