@@ -36,6 +36,11 @@ pub struct AnswerOptions {
     /// Largest source image given to the model, in pixels (width times height); larger
     /// images are downscaled to fit.
     pub max_source_image_pixels: u64,
+    /// A question is taken to be covered by the manuals when a result's vector has at least
+    /// this cosine similarity to the question's, or the next condition holds.
+    pub min_answer_similarity: f32,
+    /// ... or when a result contains at least this share of the question's content words.
+    pub min_answer_coverage: f32,
     pub generation: GenerationParams,
 }
 
@@ -50,6 +55,11 @@ impl Default for AnswerOptions {
             max_prompt_tokens: 512,
             max_source_images: None,
             max_source_image_pixels: 1024 * 1024,
+            // Chosen on the manuals corpus with all-MiniLM-L6-v2: the 46 English questions of
+            // the development set had a best similarity of 0.41 to 0.82, and 12 English
+            // questions about other subjects 0.37 at most; those reached a coverage of 0.5.
+            min_answer_similarity: 0.38,
+            min_answer_coverage: 0.6,
             generation: GenerationParams::default(),
         }
     }
@@ -152,14 +162,21 @@ impl Assistant {
     ) -> Result<PendingAnswer, AnswerError> {
         let knowledge_base = Arc::clone(&self.knowledge_base);
         let query = retrieval_query(history, question);
+        let search_query = query.clone();
         let top_k = options.top_k;
         let retrieval_started = std::time::Instant::now();
-        let hits = tokio::task::spawn_blocking(move || knowledge_base.search(&query, top_k))
+        let hits = tokio::task::spawn_blocking(move || knowledge_base.search(&search_query, top_k))
             .await
             .context("retrieval task panicked")
             .and_then(|result| result)
             .map_err(AnswerError::Retrieval)?;
         let retrieval_time = retrieval_started.elapsed();
+        let hits = if self.covers_question(&query, &hits, options) {
+            hits
+        } else {
+            tracing::info!(results = hits.len(), "no result covers the question; answering without sources");
+            Vec::new()
+        };
 
         let mut sources: Vec<Source> = merge_same_place(hits)
             .into_iter()
@@ -183,6 +200,24 @@ impl Assistant {
         }
         let events = self.engine.stream_chat(messages, options.generation.clone()).await?;
         Ok(PendingAnswer { sources, events, retrieval_time })
+    }
+
+    /// Tells whether any result answers the question, so that a question the manuals do not
+    /// cover gets no sources and the model is told that no passage matches. The full-text
+    /// ranking always returns something, so results alone do not say so. A result counts when
+    /// its vector is similar enough to the question's, or when it contains enough of the
+    /// question's words (exact codes and names, which sentence vectors miss).
+    fn covers_question(&self, query: &str, hits: &[SearchHit], options: &AnswerOptions) -> bool {
+        // NOTE: not judged for Chinese questions or knowledge bases without vectors. The
+        // default encoder reads English only, and word coverage alone did not separate
+        // covered from uncovered Chinese questions on the corpus.
+        if hits.is_empty() || crate::rag::text::contains_cjk(query) || self.knowledge_base.text_encoder().is_none() {
+            return true;
+        }
+        hits.iter().any(|hit| {
+            hit.similarity.is_some_and(|similarity| similarity >= options.min_answer_similarity)
+                || crate::rag::analyzer::query_coverage(query, &format!("{}\n{}", hit.heading, hit.text)) >= options.min_answer_coverage
+        })
     }
 
     /// Reads the images of the sources marked `image_seen`, in source order, downscaled to
@@ -341,11 +376,16 @@ fn retrieval_query(history: &[Turn], question: &str) -> String {
 }
 
 /// Merges text results from the same document, pages and heading into one source, in rank
-/// order, so that a citation like `[1] manual.pdf, p. 6` is never listed twice. Images stay
-/// sources of their own.
+/// order, so that a citation like `[1] manual.pdf, p. 6` is never listed twice, and drops a
+/// passage whose text an earlier result already has. Images stay sources of their own.
 fn merge_same_place(hits: Vec<SearchHit>) -> Vec<SearchHit> {
     let mut merged: Vec<SearchHit> = Vec::with_capacity(hits.len());
     for hit in hits {
+        // A copy of a file adds the same passage again; the first place cited is enough.
+        let repeated = hit.image.is_none() && merged.iter().any(|existing| existing.image.is_none() && existing.text == hit.text);
+        if repeated {
+            continue;
+        }
         let same_place = merged
             .iter_mut()
             .filter(|existing| existing.image.is_none() && hit.image.is_none())
@@ -394,7 +434,7 @@ mod tests {
     use crate::rag::HitKind;
 
     fn source(number: usize, doc: &str, pages: &[u32], text: &str) -> Source {
-        let hit = SearchHit { kind: HitKind::Text, doc: doc.into(), pages: pages.to_vec(), score: 1.0, text: text.into(), heading: String::new(), image: None, retrievers: Vec::new(), key: Default::default() };
+        let hit = SearchHit { kind: HitKind::Text, doc: doc.into(), pages: pages.to_vec(), score: 1.0, text: text.into(), heading: String::new(), image: None, retrievers: Vec::new(), similarity: None, key: Default::default() };
         Source { number, hit, image_seen: false }
     }
 
@@ -451,6 +491,18 @@ mod tests {
         assert_eq!(merged.len(), 2);
         assert_eq!(merged[0].text, "first part\n…\nsecond part");
         assert_eq!(merged[1].doc, "b.pdf");
+    }
+
+    #[test]
+    fn copied_passages_cited_once() {
+        let hits = vec![
+            source(1, "guide.md", &[], "Press the red button.").hit,
+            source(2, "guide-copy.md", &[], "Press the red button.").hit,
+            source(3, "other.md", &[], "Other text.").hit,
+        ];
+        let merged = merge_same_place(hits);
+        let docs: Vec<&str> = merged.iter().map(|hit| hit.doc.as_str()).collect();
+        assert_eq!(docs, ["guide.md", "other.md"]);
     }
 
     #[test]

@@ -113,7 +113,14 @@ async fn load_engine(paths: &Paths, model_args: &ModelArgs) -> Result<Arc<dyn Ch
         Some(value) => ModelSpec::parse(value),
         None => ModelSpec::GgufFile(paths.default_model()),
     };
-    let options = docent::models::local::LoadOptions { quantization: model_args.isq, chat_template: model_args.chat_template.clone() };
+    if model_args.isq.is_some() && matches!(spec, ModelSpec::GgufFile(_)) {
+        tracing::warn!("--isq (DOCENT_ISQ) is ignored: GGUF files are already quantized");
+    }
+    let defaults = docent::models::local::LoadOptions::default();
+    let options = docent::models::local::LoadOptions {
+        quantization: model_args.isq.unwrap_or(defaults.quantization),
+        chat_template: model_args.chat_template.clone(),
+    };
     Ok(Arc::new(LocalEngine::load(&spec, &options).await?))
 }
 

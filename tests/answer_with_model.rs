@@ -53,6 +53,29 @@ fn ask_json_answers_with_sources_and_usage() {
     assert_eq!(usage["total_tokens"].as_u64().unwrap(), prompt_tokens + completion_tokens);
 }
 
+/// A question the manuals do not cover gets no sources, so the model is told that no
+/// passage matches, while a bare error code still finds its page.
+#[test]
+fn unrelated_question_gets_no_sources() {
+    let env = env_with_manual();
+    let ask = |question: &str| -> Value {
+        let mut args = vec!["ask", "--json"];
+        args.extend(SHORT_ANSWER);
+        args.push(question);
+        serde_json::from_str(&env.run_ok(&args)).unwrap()
+    };
+
+    // Full-text search finds a word of each in the manuals ("purchase", "years").
+    for question in ["What is the purchase price of a used car?", "Which year did the Roman empire fall?"] {
+        let output = ask(question);
+        assert_eq!(output["sources"], json!([]), "{question}: {output}");
+    }
+    for question in ["E-102", "How long does the warranty last?"] {
+        let output = ask(question);
+        assert!(!output["sources"].as_array().unwrap().is_empty(), "{question}: {output}");
+    }
+}
+
 #[test]
 fn ask_streams_text_then_sources() {
     let env = env_with_manual();
@@ -430,6 +453,11 @@ async fn serve_guards_keys_limits_and_context() {
     let (status, _) = error_of(http.get(format!("{base}/v1/models/none")).header("authorization", bearer).send().await.unwrap()).await;
     assert_eq!(status, 404);
 
+    // The server's --max-tokens (12 here) caps what a request asks for.
+    let long_answer = json!({"model": "docent", "max_tokens": 100000, "messages": [{"role": "user", "content": "Explain error E-102 in detail."}]});
+    let capped: Value = http.post(&chat_url).header("authorization", bearer).json(&long_answer).send().await.unwrap().json().await.unwrap();
+    assert!(capped["usage"]["completion_tokens"].as_u64().unwrap() <= 12, "{capped}");
+
     // CORS preflight from the configured origin echoes the requested headers.
     let preflight = http
         .request(reqwest::Method::OPTIONS, &chat_url)
@@ -615,7 +643,8 @@ fn ask_schema_constrains_answer() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serve_structured_output_and_embeddings() {
     let env = env_with_manual();
-    let mut server = Server::start(&env);
+    // The server's --max-tokens caps requests; the JSON answer needs more than the usual 12.
+    let mut server = Server::start_with(&env, &["--max-tokens", "60"], &[]);
     let http = reqwest::Client::new();
     server.wait_ready(&http).await;
     let base = server.base.clone();
@@ -809,13 +838,14 @@ async fn image_parts_checked_and_forwarded() {
     assert_eq!(image_requests.load(std::sync::atomic::Ordering::SeqCst), 1, "one download of pump.png");
 
     let cases = [
-        (format!("http://localhost:{image_port}/pump.png"), "image host `localhost` is not allowed"),
-        (format!("http://127.0.0.1:{}/pump.png", image_port.wrapping_add(1)), "image host `127.0.0.1` is not allowed"),
-        (format!("{image_server}/wide.png"), "200x100 pixels, more than the limit of 5000 pixels"),
-        (format!("{image_server}/page.html"), "not a readable image"),
-        (format!("{image_server}/elsewhere"), "redirected to `localhost`, which is not an allowed image host"),
-        (format!("{image_server}/missing.png"), "the server answered 404 Not Found"),
-        (valid_wide_data_url(), "200x100 pixels, more than the limit of 5000 pixels"),
+        (format!("http://localhost:{image_port}/pump.png"), format!("image host `localhost:{image_port}` is not allowed")),
+        (format!("http://127.0.0.1:{}/pump.png", image_port.wrapping_add(1)), format!("image host `127.0.0.1:{}` is not allowed", image_port.wrapping_add(1))),
+        (format!("{image_server}/wide.png"), "200x100 pixels, more than the limit of 5000 pixels".into()),
+        (format!("{image_server}/page.html"), "not a readable image".into()),
+        (format!("{image_server}/elsewhere"), "redirected to `localhost`, which is not an allowed image host".into()),
+        (format!("{image_server}/missing.png"), "the server answered 404 Not Found".into()),
+        (valid_wide_data_url(), "200x100 pixels, more than the limit of 5000 pixels".into()),
+        ("ftp://127.0.0.1/pump.png".into(), "or an http(s) URL on an allowed host".into()),
     ];
     for (url, expected) in cases {
         let response = http.post(chat(&relay.base)).json(&question_with_image("docent", &url)).send().await.unwrap();
@@ -823,7 +853,7 @@ async fn image_parts_checked_and_forwarded() {
         assert_eq!(status, 400, "{url}: {error}");
         assert_eq!(error["error"]["param"], "messages[0].content[1].image_url.url", "{url}: {error}");
         let message = error["error"]["message"].as_str().unwrap();
-        assert!(message.contains(expected), "{url}: {message}");
+        assert!(message.contains(&expected), "{url}: {message}");
     }
     // The two hosts off the list were never contacted: pump.png once, then wide.png,
     // page.html, elsewhere (whose redirect was not followed) and missing.png.

@@ -77,7 +77,10 @@ async fn handle(state: Arc<AppState>, body: Result<Bytes, BytesRejection>) -> Re
         ));
     }
     let params = GenerationParams {
-        max_tokens: requested_max_tokens.unwrap_or(state.options.generation.max_tokens),
+        // The server's --max-tokens caps what a request may ask for.
+        max_tokens: requested_max_tokens.map_or(state.options.generation.max_tokens, |requested| {
+            requested.min(state.options.generation.max_tokens)
+        }),
         temperature: request.temperature,
         top_p: request.top_p,
         stop: request.stop.map(|stop| stop.into_vec()).unwrap_or_default(),

@@ -65,7 +65,7 @@ impl AllowedHost {
     }
 }
 
-/// What images a request may carry, and where remote ones may come from.
+/// Limits on the images a request may carry, and the hosts remote ones may come from.
 #[derive(Debug, Clone)]
 pub struct ImagePolicy {
     /// Largest image, in bytes after base64 decoding or as downloaded.
@@ -174,8 +174,12 @@ impl ImageFetcher {
         }
         if !self.policy.allows(&parsed) {
             let host = parsed.host_str().unwrap_or_default();
+            let address = match parsed.port_or_known_default() {
+                Some(port) => format!("{host}:{port}"),
+                None => host.to_string(),
+            };
             return Err(invalid(format!(
-                "The image host `{host}` is not allowed: use a data: URL or a host from the server's --image-host list."
+                "The image host `{address}` is not allowed: use a data: URL or a host from the server's --image-host list."
             )));
         }
 
@@ -248,7 +252,12 @@ pub fn resolve_image_url(
         return fetched.get(url).cloned().ok_or_else(|| invalid("The remote image was not downloaded.".into()));
     }
     let Some(rest) = url.strip_prefix("data:") else {
-        return Err(invalid("The image URL must be a data: URL (data:image/png;base64,...).".into()));
+        let accepted = if policy.allowed_hosts.is_empty() {
+            "The image URL must be a data: URL (data:image/png;base64,...)."
+        } else {
+            "The image URL must be a data: URL (data:image/png;base64,...) or an http(s) URL on an allowed host."
+        };
+        return Err(invalid(accepted.into()));
     };
     let Some((header, data)) = rest.split_once(',') else {
         return Err(invalid("The data: URL has no comma before its data.".into()));
@@ -268,7 +277,7 @@ pub fn resolve_image_url(
     }
     let bytes = base64::engine::general_purpose::STANDARD
         .decode(data.trim())
-        .map_err(|error| invalid(format!("The image data is not valid base64: {error}.")))?;
+        .map_err(|error| invalid(format!("The image data is not valid base64: {}.", error.to_string().trim_end_matches('.'))))?;
     policy.check_bytes(bytes, &format!("{media_type} image"), invalid)
 }
 

@@ -59,6 +59,9 @@ pub async fn run(
     waiting.enable_steady_tick(Duration::from_millis(120));
 
     let pending = assistant.answer_with_images(&[], &question, images, None, &options).await?;
+    if pending.sources.is_empty() && options.top_k > 0 && !args.json {
+        waiting.suspend(|| eprintln!("{}", strings.answering_without_sources));
+    }
 
     let mut stdout = std::io::stdout();
     let mut answer = String::new();

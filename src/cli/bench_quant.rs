@@ -257,6 +257,7 @@ async fn generate(engine: &LocalEngine, (question, passage): (&str, &str), max_t
         heading: String::new(),
         image: None,
         retrievers: Vec::new(),
+        similarity: None,
         key: Default::default(),
     };
     let sources = [Source { number: 1, hit, image_seen: false }];

@@ -150,7 +150,7 @@ pub fn run(paths: &Paths, kb_name: &str, args: &IngestArgs, strings: &Strings) -
         bail!("{} file(s) failed and none was ingested", totals.failed);
     }
     if totals.failed > 0 {
-        bail!("{} file(s) failed; the others were ingested", totals.failed);
+        bail!("{} file(s) failed; the other files were ingested or are unchanged", totals.failed);
     }
     Ok(())
 }

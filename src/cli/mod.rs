@@ -16,7 +16,7 @@ use clap::{Args, Parser, Subcommand};
 use crate::config::DEFAULT_KB;
 
 #[derive(Debug, Parser)]
-#[command(name = "docent", version, about = "Ask questions about your manuals: local retrieval and a local model, with citations to file and page.")]
+#[command(name = "docent", version, args_override_self = true, about = "Ask questions about your manuals: local retrieval and a local model, with citations to file and page.")]
 pub struct Cli {
     #[command(flatten)]
     pub global: GlobalArgs,
@@ -282,7 +282,8 @@ pub struct SearchArgs {
 /// The engine that generates answers.
 #[derive(Debug, Clone, Args)]
 pub struct ModelArgs {
-    /// Chat model: a GGUF file, or a model id that mistral.rs resolves [default: the cached SmolLM2 GGUF]
+    /// Chat model: a GGUF file, a local model folder (text or multimodal), or a model id that
+    /// mistral.rs resolves [default: the cached SmolLM2 GGUF]
     #[arg(long, value_name = "PATH_OR_ID", env = "DOCENT_MODEL")]
     pub model: Option<String>,
 
@@ -291,10 +292,11 @@ pub struct ModelArgs {
     #[arg(long, value_name = "URL", env = "DOCENT_REMOTE_URL")]
     pub remote_url: Option<String>,
 
-    /// Quantization applied while loading a model id or model folder: an ISQ type such as
-    /// q4k, q8_0 or q4_1, or none (GGUF files are already quantized)
-    #[arg(long, default_value = "q4k", value_name = "TYPE", env = "DOCENT_ISQ")]
-    pub isq: crate::models::local::Quantization,
+    /// Quantization applied while loading a model folder or model id: an ISQ type such as
+    /// q4k, q8_0 or q4_1, or none [default: q4k]. GGUF files are already quantized and
+    /// ignore it
+    #[arg(long, value_name = "TYPE", env = "DOCENT_ISQ")]
+    pub isq: Option<crate::models::local::Quantization>,
 
     /// Jinja chat template file (.jinja) that replaces the one the local model ships
     #[arg(long, value_name = "FILE.jinja", env = "DOCENT_CHAT_TEMPLATE")]
@@ -308,7 +310,7 @@ pub struct GenerationArgs {
     #[arg(long, default_value_t = 3, value_name = "N", value_parser = clap::value_parser!(u16).range(0..=50))]
     pub top_k: u16,
 
-    /// Maximum answer length, in tokens
+    /// Maximum answer length, in tokens; with `serve`, also the most a request may ask for
     #[arg(long, default_value_t = 256, value_name = "N")]
     pub max_tokens: usize,
 

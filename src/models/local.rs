@@ -43,7 +43,9 @@ impl std::str::FromStr for Quantization {
         if value.eq_ignore_ascii_case("none") {
             return Ok(Self::None);
         }
-        mistralrs::parse_isq_value(value, None).map(Self::Isq)
+        mistralrs::parse_isq_value(value, None).map(Self::Isq).map_err(|_| {
+            format!("`{value}` is not a quantization: use none, or an ISQ type such as q8_0, q6k, q5k, q4k, q4_0, q4_1, q3k or q2k")
+        })
     }
 }
 

@@ -79,6 +79,34 @@ pub fn content_term_count(text: &str) -> usize {
     terms(&mut builder.build(), text).len()
 }
 
+/// Words that frame a question rather than name its subject, in English and Chinese.
+const QUESTION_WORDS: [&str; 38] = [
+    "what", "which", "who", "whom", "whose", "when", "where", "why", "how", "do", "does", "did", "can", "could",
+    "should", "would", "i", "me", "my", "we", "our", "you", "your", "am", "什么", "怎么", "怎样", "怎么样", "如何",
+    "哪", "哪里", "哪个", "哪些", "为什么", "多少", "吗", "呢", "的",
+];
+
+/// Returns the share of a query's content words that occur in a text, from 0 to 1. Stop
+/// words and question words are left out, and words are stemmed as indexed text is. A query
+/// without content words is covered.
+pub fn query_coverage(query: &str, text: &str) -> f32 {
+    let mut builder = TextAnalyzer::builder(JiebaTokenizer::new()).filter(WordFilter).filter(LowerCaser).dynamic();
+    if let Some(stop_words) = StopWordFilter::new(Language::English) {
+        builder = builder.filter_dynamic(stop_words);
+    }
+    let question_words = StopWordFilter::remove(QUESTION_WORDS.iter().map(|word| word.to_string()));
+    let mut query_analyzer = builder.filter_dynamic(question_words).filter_dynamic(Stemmer::new(Language::English)).build();
+    let mut query_terms = terms(&mut query_analyzer, query);
+    query_terms.sort();
+    query_terms.dedup();
+    if query_terms.is_empty() {
+        return 1.0;
+    }
+    let text_terms: std::collections::HashSet<String> = terms(&mut build_analyzer(), text).into_iter().collect();
+    let covered = query_terms.iter().filter(|term| text_terms.contains(*term)).count();
+    covered as f32 / query_terms.len() as f32
+}
+
 /// Returns the analyzed terms of a text, in order, duplicates included.
 pub fn terms(analyzer: &mut TextAnalyzer, text: &str) -> Vec<String> {
     let mut stream = analyzer.token_stream(text);
@@ -92,6 +120,15 @@ pub fn terms(analyzer: &mut TextAnalyzer, text: &str) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn coverage_counts_content_words() {
+        let text = "Error E-102 means the intake filter is blocked. Clean the filters.";
+        assert_eq!(query_coverage("What does the intake filter do?", text), 1.0);
+        assert_eq!(query_coverage("Who painted the Mona Lisa?", text), 0.0);
+        assert_eq!(query_coverage("intake valve", text), 0.5);
+        assert_eq!(query_coverage("the of and", text), 1.0);
+    }
 
     #[test]
     fn segments_chinese_and_stems_english() {
@@ -116,3 +153,4 @@ mod tests {
         assert!(terms(&mut analyzer, "  \"():-- ，。！ ").is_empty());
     }
 }
+

@@ -59,6 +59,10 @@ pub struct SearchHit {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub image: Option<String>,
     pub retrievers: Vec<Retriever>,
+    /// Cosine similarity of the chunk's vector to the query's, when the dense retriever
+    /// found the chunk.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub similarity: Option<f32>,
     #[serde(skip)]
     pub key: ChunkKey,
 }
@@ -253,6 +257,7 @@ impl TextIndex {
             text: text_of(self.fields.text),
             heading: text_of(self.fields.heading),
             retrievers: vec![retriever],
+            similarity: None,
             key: ChunkKey { doc_id: text_of(self.fields.doc_id), ordinal: ordinal as u32 },
         }
     }

@@ -213,7 +213,8 @@ impl KnowledgeBase {
     fn resolve_dense_hits(&self, dense: impl Iterator<Item = (ChunkKey, f32)>) -> Result<Vec<SearchHit>> {
         let mut hits = Vec::new();
         for (key, similarity) in dense {
-            if let Some(hit) = self.index.chunk(&key, similarity, Retriever::Dense)? {
+            if let Some(mut hit) = self.index.chunk(&key, similarity, Retriever::Dense)? {
+                hit.similarity = Some(similarity);
                 hits.push(hit);
             }
         }
@@ -228,6 +229,7 @@ impl KnowledgeBase {
         options: &SearchOptions,
     ) -> Result<Vec<SearchHit>> {
         let contribution = |weight: f32, rank: usize| weight / (options.rrf_k + rank as f32 + 1.0);
+        let similarities: HashMap<ChunkKey, f32> = dense.iter().cloned().collect();
         let mut fused: HashMap<ChunkKey, (f32, Option<SearchHit>, Vec<Retriever>)> = HashMap::new();
         for (rank, hit) in full_text.into_iter().enumerate() {
             let entry = fused.entry(hit.key.clone()).or_insert((0.0, None, Vec::new()));
@@ -261,6 +263,7 @@ impl KnowledgeBase {
             if let Some(mut hit) = hit {
                 hit.score = score;
                 hit.retrievers = retrievers;
+                hit.similarity = similarities.get(&key).copied();
                 hits.push(hit);
             }
         }

@@ -201,6 +201,7 @@ mod tests {
             heading: String::new(),
             image: None,
             retrievers: Vec::new(),
+            similarity: None,
             key: Default::default(),
         };
         app.apply(AnswerEvent::Sources(vec![Source { number: 1, hit, image_seen: false }]));
