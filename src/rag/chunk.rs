@@ -35,6 +35,9 @@ pub fn chunk_document(kind: DocumentKind, pages: &[PageText], options: ChunkingO
         let page_numbers: Vec<u32> = page.number.into_iter().collect();
         let sections = match kind {
             DocumentKind::Markdown => markdown_sections(&page.text),
+            // A table of contents or an index matches the words of many questions but answers
+            // none, so its pages are not indexed as passages.
+            DocumentKind::Pdf if is_navigation_page(&page.text) => Vec::new(),
             DocumentKind::Pdf | DocumentKind::Text => {
                 vec![Section { heading: String::new(), blocks: paragraphs(&page.text) }]
             }
@@ -53,6 +56,21 @@ pub fn chunk_document(kind: DocumentKind, pages: &[PageText], options: ChunkingO
 struct Section {
     heading: String,
     blocks: Vec<String>,
+}
+
+/// Tells whether a PDF page is mostly lines that end in a page number after dot leaders
+/// ("5.1.2 网络接口名称 . . . . 93", "error ids ........ 212"), as tables of contents and
+/// back-of-book indexes are: at least 5 such lines, and at least half of the page's lines.
+fn is_navigation_page(text: &str) -> bool {
+    let lines: Vec<&str> = text.lines().map(str::trim).filter(|line| !line.is_empty()).collect();
+    let leader_lines = lines.iter().filter(|line| is_leader_line(line)).count();
+    leader_lines >= 5 && leader_lines * 2 >= lines.len()
+}
+
+fn is_leader_line(line: &str) -> bool {
+    let ends_in_number = line.chars().last().is_some_and(|c| c.is_ascii_digit());
+    let has_leader = ["....", ". . . .", "····", "…"].iter().any(|leader| line.contains(leader));
+    ends_in_number && has_leader
 }
 
 /// Splits plain text into paragraphs at blank lines. PDF text from pdfium has one line per
@@ -252,6 +270,21 @@ mod tests {
         let chunks = chunk_document(DocumentKind::Text, &[page(None, &text)], options);
         assert!(chunks.len() >= 6);
         assert!(chunks.iter().all(|chunk| chunk.text.chars().count() <= 100));
+    }
+
+    #[test]
+    fn contents_and_index_pages_are_skipped() {
+        let contents = "Contents\n1 Introduction . . . . . . . . . 1\n1.1 Safety . . . . . . . . 2\n\
+            1.2 Parts . . . . . . . . 3\n2 Installation . . . . . . . 5\n2.1 Mounting . . . . . . 6\n3 Errors . . . . . . 9";
+        let index = "Index\nerror bar series ............ 503\nerror ids ............ 212, 214\n\
+            errors, handling ............ 240\nexit ............ 12\nexp ............ 401";
+        let chinese = "目录\n5.1.2 网络接口名称 . . . . . . . . 93\n5.1.3 局域网网络地址范围 . . . . . . 93\n\
+            5.1.4 网络设备支持 . . . . . . 94\n5.2 现代的桌面网络配置 . . . . . . 94\n5.3 网络配置 . . . . . . 95";
+        let prose = "Error E-102 means the intake filter is blocked. See page 12.\nClean it . . . then restart 3";
+        let pages = [page(Some(1), contents), page(Some(2), index), page(Some(3), chinese), page(Some(4), prose)];
+        let chunks = chunk_document(DocumentKind::Pdf, &pages, ChunkingOptions::default());
+        assert_eq!(chunks.len(), 1, "{chunks:?}");
+        assert_eq!(chunks[0].pages, [4]);
     }
 
     #[test]
