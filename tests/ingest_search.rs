@@ -372,3 +372,26 @@ fn killed_ingest_resumes_without_duplicates() {
         assert_eq!(found, chunks_of_file("uninterrupted"), "{query}");
     }
 }
+
+/// A table longer than a chunk is split between rows, and every piece keeps the header, so
+/// a search for one row returns that row under its column names.
+#[test]
+fn long_table_rows_keep_their_header() {
+    let env = TestEnv::new();
+    let mut table = String::from("| code | meaning | action |\n|---|---|---|\n");
+    for number in 100..160 {
+        table.push_str(&format!("| E-{number} | sensor {number} reports a fault | replace part P-{number} |\n"));
+    }
+    env.write("codes.md", format!("# Error codes\n\nThe pump display shows these codes.\n\n{table}"));
+    env.run_ok(&["ingest", "--text-encoder", "none", "docs"]);
+
+    let results = env.search_json("default", "E-137");
+    let top = &results["results"][0];
+    let text = top["text"].as_str().unwrap();
+    assert_eq!(top["heading"], "Error codes", "{results}");
+    assert!(text.starts_with("| code | meaning | action |\n|---|---|---|\n"), "{text}");
+    assert!(text.contains("| E-137 | sensor 137 reports a fault | replace part P-137 |"), "{text}");
+    for line in text.lines() {
+        assert!(line.starts_with('|') && line.ends_with('|'), "a row was cut: {line}");
+    }
+}

@@ -185,7 +185,10 @@ fn pack_blocks(blocks: &[String], options: ChunkingOptions) -> Vec<String> {
             current_chars = 0;
         }
         if block_chars > max_chars {
-            chunks.extend(split_long(block, max_chars, overlap_chars));
+            match split_table(block, max_chars) {
+                Some(pieces) => chunks.extend(pieces),
+                None => chunks.extend(split_long(block, max_chars, overlap_chars)),
+            }
             continue;
         }
         if current_chars > 0 {
@@ -199,6 +202,48 @@ fn pack_blocks(blocks: &[String], options: ChunkingOptions) -> Vec<String> {
         chunks.push(current);
     }
     chunks
+}
+
+/// Splits a Markdown table (a header row, a delimiter row such as `|---|:--:|`, then rows)
+/// between rows, repeating the header and delimiter rows at the top of every piece, so that
+/// each piece reads as a table of its own. Returns `None` for a block that is not a table. A
+/// single row longer than `max_chars` stays whole.
+fn split_table(block: &str, max_chars: usize) -> Option<Vec<String>> {
+    let lines: Vec<&str> = block.lines().collect();
+    if lines.len() < 3 || !lines[0].contains('|') || !is_table_delimiter(lines[1]) {
+        return None;
+    }
+    if !lines[2..].iter().all(|line| line.contains('|')) {
+        return None;
+    }
+    let header = format!("{}\n{}", lines[0], lines[1]);
+    let header_chars = header.chars().count();
+    let mut pieces = Vec::new();
+    let mut current = header.clone();
+    let mut current_chars = header_chars;
+    for row in &lines[2..] {
+        let row_chars = row.chars().count();
+        if current_chars > header_chars && current_chars + 1 + row_chars > max_chars {
+            pieces.push(std::mem::replace(&mut current, header.clone()));
+            current_chars = header_chars;
+        }
+        current.push('\n');
+        current.push_str(row);
+        current_chars += 1 + row_chars;
+    }
+    pieces.push(current);
+    Some(pieces)
+}
+
+/// Tells whether a line is a Markdown table's delimiter row: cells of dashes with optional
+/// colons for alignment, separated by `|`.
+fn is_table_delimiter(line: &str) -> bool {
+    let cells: Vec<&str> = line.trim().trim_matches('|').split('|').map(str::trim).collect();
+    !cells.is_empty()
+        && cells.iter().all(|cell| {
+            let dashes = cell.trim_start_matches(':').trim_end_matches(':');
+            dashes.len() >= 3 && dashes.chars().all(|c| c == '-')
+        })
 }
 
 fn split_long(text: &str, max_chars: usize, overlap_chars: usize) -> Vec<String> {
@@ -270,6 +315,39 @@ mod tests {
         let chunks = chunk_document(DocumentKind::Text, &[page(None, &text)], options);
         assert!(chunks.len() >= 6);
         assert!(chunks.iter().all(|chunk| chunk.text.chars().count() <= 100));
+    }
+
+    #[test]
+    fn long_table_is_split_between_rows_with_its_header() {
+        let mut table = String::from("| code | meaning |\n|---|:---|\n");
+        for number in 100..140 {
+            table.push_str(&format!("| E-{number} | pump fault number {number}, call service |\n"));
+        }
+        let text = format!("# Error codes\n\nThe display shows these codes.\n\n{table}");
+        let options = ChunkingOptions { max_chars: 400, overlap_chars: 50 };
+        let chunks = chunk_document(DocumentKind::Markdown, &[page(None, &text)], options);
+        let table_chunks: Vec<&Chunk> = chunks.iter().filter(|chunk| chunk.text.contains("| E-")).collect();
+        assert!(table_chunks.len() >= 3, "{chunks:?}");
+        let mut rows_seen = 0;
+        for chunk in &table_chunks {
+            assert!(chunk.text.starts_with("| code | meaning |\n|---|:---|\n"), "{}", chunk.text);
+            assert!(chunk.text.chars().count() <= 400, "{}", chunk.text);
+            for line in chunk.text.lines().skip(2) {
+                assert!(line.starts_with("| E-") && line.ends_with("call service |"), "row cut: {line}");
+                rows_seen += 1;
+            }
+        }
+        assert_eq!(rows_seen, 40, "every row once");
+    }
+
+    #[test]
+    fn table_delimiter_rows() {
+        for delimiter in ["|---|---|", "| :--- | ---: |", "---|---", "|:---:|"] {
+            assert!(is_table_delimiter(delimiter), "{delimiter}");
+        }
+        for other in ["| a | b |", "|--|", "- - -", "| --- | text |"] {
+            assert!(!is_table_delimiter(other), "{other}");
+        }
     }
 
     #[test]
