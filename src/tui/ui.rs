@@ -87,6 +87,9 @@ fn conversation_lines(app: &App, strings: &Strings, width: usize) -> Vec<Line<'s
                 for source in &exchange.sources {
                     push_wrapped(&mut lines, &format!("  [{}] {}", source.number, source.label()), width, Style::new().dim());
                 }
+                if exchange.sources.iter().any(|source| source.hit.image.is_some() && !source.image_seen) {
+                    push_wrapped(&mut lines, strings.images_as_text, width, Style::new().dim().italic());
+                }
             }
         }
         lines.push(Line::default());
@@ -233,6 +236,21 @@ mod tests {
             cut_off: false,
         });
         insta::assert_snapshot!(draw(&app, Language::Zh, 48, 14));
+    }
+
+    #[test]
+    fn unseen_source_images_are_noted() {
+        let mut app = answered_app();
+        let mut image_hit = app.exchanges[0].sources[0].hit.clone();
+        image_hit.kind = HitKind::Image;
+        image_hit.image = Some("ab".repeat(32));
+        app.exchanges[0].sources.push(Source { number: 2, hit: image_hit, image_seen: false });
+        let screen = draw(&app, Language::En, 100, 20);
+        assert!(screen.contains("it did not see the images"), "{screen}");
+
+        app.exchanges[0].sources[1].image_seen = true;
+        let screen = draw(&app, Language::En, 100, 20);
+        assert!(!screen.contains("it did not see the images"), "{screen}");
     }
 
     #[test]
