@@ -395,3 +395,32 @@ fn long_table_rows_keep_their_header() {
         assert!(line.starts_with('|') && line.ends_with('|'), "a row was cut: {line}");
     }
 }
+
+/// Results give the characters of the page text they cover; indexes made before ranges
+/// were recorded still open.
+#[test]
+fn results_carry_character_ranges() {
+    let env = TestEnv::new();
+    let text = "# Valves\n\nThe blue valve opens the intake.\n\n## 阀门\n\n蓝色阀门打开进水口。\n";
+    env.write("valves.md", text);
+    env.write("manual.pdf", manual_pdf());
+    env.run_ok(&["ingest", "--text-encoder", "none", "docs"]);
+
+    let slice = |range: &serde_json::Value| -> String {
+        let start = range[0].as_u64().unwrap() as usize;
+        let end = range[1].as_u64().unwrap() as usize;
+        text.chars().skip(start).take(end - start).collect()
+    };
+    let english = env.search_json("default", "blue valve");
+    assert_eq!(english["results"][0]["chars"], serde_json::json!([10, 42]), "{english}");
+    assert_eq!(slice(&english["results"][0]["chars"]), "The blue valve opens the intake.");
+    let chinese = env.search_json("default", "蓝色阀门");
+    assert_eq!(slice(&chinese["results"][0]["chars"]), "蓝色阀门打开进水口。", "{chinese}");
+
+    let pdf = env.search_json("default", "E-102 intake filter blocked");
+    let top = &pdf["results"][0];
+    assert_eq!(top["pages"], serde_json::json!([2]), "{pdf}");
+    let range = top["chars"].as_array().unwrap();
+    let covered = range[1].as_u64().unwrap() - range[0].as_u64().unwrap();
+    assert_eq!(covered as usize, top["text"].as_str().unwrap().chars().count(), "{pdf}");
+}

@@ -25,6 +25,10 @@ pub struct Chunk {
     /// For an image's chunk, the image's id (its file in the knowledge base is
     /// `images/ID.png`); the text is then the image's caption.
     pub image: Option<String>,
+    /// The characters of the page's extracted text (the whole file's text for formats
+    /// without pages) that the chunk covers, counted in Unicode scalar values. A table piece
+    /// covers its rows; the header rows it repeats lie before the range. `None` for images.
+    pub chars: Option<std::ops::Range<usize>>,
 }
 
 /// Splits a document's pages into chunks. PDF chunks never cross a page boundary, so each
@@ -45,8 +49,14 @@ pub fn chunk_document(kind: DocumentKind, pages: &[PageText], options: ChunkingO
             DocumentKind::Image => Vec::new(),
         };
         for section in sections {
-            for text in pack_blocks(&section.blocks, options) {
-                chunks.push(Chunk { pages: page_numbers.clone(), heading: section.heading.clone(), text, image: None });
+            for piece in pack_blocks(&section.blocks, options) {
+                chunks.push(Chunk {
+                    pages: page_numbers.clone(),
+                    heading: section.heading.clone(),
+                    text: piece.text,
+                    image: None,
+                    chars: Some(piece.chars),
+                });
             }
         }
     }
@@ -55,7 +65,74 @@ pub fn chunk_document(kind: DocumentKind, pages: &[PageText], options: ChunkingO
 
 struct Section {
     heading: String,
-    blocks: Vec<String>,
+    blocks: Vec<Block>,
+}
+
+/// A run of text and the characters of the page text it was taken from.
+#[derive(Debug)]
+struct Block {
+    text: String,
+    chars: std::ops::Range<usize>,
+}
+
+/// Builds blocks out of a page's lines, remembering where each starts and ends.
+struct BlockBuilder {
+    chars: Vec<char>,
+    blocks: Vec<Block>,
+    /// Characters of the block being built: from its first line's start to its last line's end.
+    open: Option<std::ops::Range<usize>>,
+}
+
+impl BlockBuilder {
+    fn new(text: &str) -> Self {
+        Self { chars: text.chars().collect(), blocks: Vec::new(), open: None }
+    }
+
+    fn add_line(&mut self, line: &std::ops::Range<usize>) {
+        self.open = Some(match self.open.take() {
+            Some(open) => open.start..line.end,
+            None => line.clone(),
+        });
+    }
+
+    /// Ends the open block; its text is the page text it covers, without surrounding
+    /// whitespace.
+    fn close(&mut self) {
+        let Some(range) = self.open.take() else { return };
+        if let Some(block) = block_of(&self.chars, range) {
+            self.blocks.push(block);
+        }
+    }
+
+    fn take_blocks(&mut self) -> Vec<Block> {
+        self.close();
+        std::mem::take(&mut self.blocks)
+    }
+}
+
+/// Returns the text of `chars[range]` without surrounding whitespace, with its range
+/// narrowed to match, or `None` when only whitespace is left.
+fn block_of(chars: &[char], range: std::ops::Range<usize>) -> Option<Block> {
+    let slice = &chars[range.clone()];
+    let leading = slice.iter().take_while(|c| c.is_whitespace()).count();
+    let trailing = slice.iter().rev().take_while(|c| c.is_whitespace()).count();
+    if leading == slice.len() {
+        return None;
+    }
+    let chars_range = range.start + leading..range.end - trailing;
+    Some(Block { text: chars[chars_range.clone()].iter().collect(), chars: chars_range })
+}
+
+/// Returns each line of a text with the range of characters it spans, newline excluded.
+fn lines_with_ranges(text: &str) -> Vec<(&str, std::ops::Range<usize>)> {
+    let mut lines = Vec::new();
+    let mut start = 0;
+    for line in text.split('\n') {
+        let end = start + line.chars().count();
+        lines.push((line, start..end));
+        start = end + 1;
+    }
+    lines
 }
 
 /// Tells whether a PDF page is mostly lines that end in a page number after dot leaders
@@ -75,29 +152,16 @@ fn is_leader_line(line: &str) -> bool {
 
 /// Splits plain text into paragraphs at blank lines. PDF text from pdfium has one line per
 /// text line and few blank lines, so a paragraph may be long; `pack_blocks` splits it further.
-fn paragraphs(text: &str) -> Vec<String> {
-    let mut blocks = Vec::new();
-    let mut current = String::new();
-    for line in text.lines() {
+fn paragraphs(text: &str) -> Vec<Block> {
+    let mut builder = BlockBuilder::new(text);
+    for (line, range) in lines_with_ranges(text) {
         if line.trim().is_empty() {
-            push_block(&mut blocks, &mut current);
+            builder.close();
         } else {
-            if !current.is_empty() {
-                current.push('\n');
-            }
-            current.push_str(line.trim_end());
+            builder.add_line(&range);
         }
     }
-    push_block(&mut blocks, &mut current);
-    blocks
-}
-
-fn push_block(blocks: &mut Vec<String>, current: &mut String) {
-    let block = current.trim();
-    if !block.is_empty() {
-        blocks.push(block.to_string());
-    }
-    current.clear();
+    builder.take_blocks()
 }
 
 /// Splits Markdown into sections at headings; fenced code blocks stay whole blocks and
@@ -105,46 +169,41 @@ fn push_block(blocks: &mut Vec<String>, current: &mut String) {
 fn markdown_sections(text: &str) -> Vec<Section> {
     let mut sections = Vec::new();
     let mut heading_path: Vec<(usize, String)> = Vec::new();
-    let mut blocks = Vec::new();
-    let mut current = String::new();
+    let mut builder = BlockBuilder::new(text);
     let mut fence: Option<&str> = None;
 
-    for line in text.lines() {
+    for (line, range) in lines_with_ranges(text) {
         let trimmed = line.trim_start();
         if let Some(marker) = fence {
-            current.push('\n');
-            current.push_str(line);
+            builder.add_line(&range);
             if trimmed.starts_with(marker) {
                 fence = None;
-                push_block(&mut blocks, &mut current);
+                builder.close();
             }
             continue;
         }
         if trimmed.starts_with("```") || trimmed.starts_with("~~~") {
-            push_block(&mut blocks, &mut current);
+            builder.close();
             fence = Some(&trimmed[..3]);
-            current.push_str(line);
+            builder.add_line(&range);
             continue;
         }
         if let Some((level, title)) = parse_heading(trimmed) {
-            push_block(&mut blocks, &mut current);
+            let blocks = builder.take_blocks();
             if !blocks.is_empty() {
-                sections.push(Section { heading: join_heading(&heading_path), blocks: std::mem::take(&mut blocks) });
+                sections.push(Section { heading: join_heading(&heading_path), blocks });
             }
             heading_path.retain(|(existing, _)| *existing < level);
             heading_path.push((level, title.to_string()));
             continue;
         }
         if trimmed.is_empty() {
-            push_block(&mut blocks, &mut current);
+            builder.close();
         } else {
-            if !current.is_empty() {
-                current.push('\n');
-            }
-            current.push_str(line.trim_end());
+            builder.add_line(&range);
         }
     }
-    push_block(&mut blocks, &mut current);
+    let blocks = builder.take_blocks();
     if !blocks.is_empty() {
         sections.push(Section { heading: join_heading(&heading_path), blocks });
     }
@@ -171,18 +230,17 @@ fn join_heading(path: &[(usize, String)]) -> String {
 /// Packs blocks into chunks of at most `max_chars` characters. A block larger than that is
 /// cut at whitespace (or anywhere, for text without spaces such as Chinese), and each cut
 /// piece after the first starts with the last `overlap_chars` characters of the piece before.
-fn pack_blocks(blocks: &[String], options: ChunkingOptions) -> Vec<String> {
+fn pack_blocks(blocks: &[Block], options: ChunkingOptions) -> Vec<Block> {
     let max_chars = options.max_chars.max(16);
     let overlap_chars = options.overlap_chars.min(max_chars / 2);
     let mut chunks = Vec::new();
-    let mut current = String::new();
-    let mut current_chars = 0;
+    let mut current: Option<Block> = None;
 
     for block in blocks {
-        let block_chars = block.chars().count();
+        let block_chars = block.text.chars().count();
+        let current_chars = current.as_ref().map_or(0, |current| current.text.chars().count());
         if current_chars > 0 && current_chars + 2 + block_chars > max_chars {
-            chunks.push(std::mem::take(&mut current));
-            current_chars = 0;
+            chunks.extend(current.take());
         }
         if block_chars > max_chars {
             match split_table(block, max_chars) {
@@ -191,16 +249,16 @@ fn pack_blocks(blocks: &[String], options: ChunkingOptions) -> Vec<String> {
             }
             continue;
         }
-        if current_chars > 0 {
-            current.push_str("\n\n");
-            current_chars += 2;
+        match &mut current {
+            Some(current) => {
+                current.text.push_str("\n\n");
+                current.text.push_str(&block.text);
+                current.chars.end = block.chars.end;
+            }
+            None => current = Some(Block { text: block.text.clone(), chars: block.chars.clone() }),
         }
-        current.push_str(block);
-        current_chars += block_chars;
     }
-    if current_chars > 0 {
-        chunks.push(current);
-    }
+    chunks.extend(current);
     chunks
 }
 
@@ -208,30 +266,31 @@ fn pack_blocks(blocks: &[String], options: ChunkingOptions) -> Vec<String> {
 /// between rows, repeating the header and delimiter rows at the top of every piece, so that
 /// each piece reads as a table of its own. Returns `None` for a block that is not a table. A
 /// single row longer than `max_chars` stays whole.
-fn split_table(block: &str, max_chars: usize) -> Option<Vec<String>> {
-    let lines: Vec<&str> = block.lines().collect();
-    if lines.len() < 3 || !lines[0].contains('|') || !is_table_delimiter(lines[1]) {
+fn split_table(block: &Block, max_chars: usize) -> Option<Vec<Block>> {
+    let lines = lines_with_ranges(&block.text);
+    if lines.len() < 3 || !lines[0].0.contains('|') || !is_table_delimiter(lines[1].0) {
         return None;
     }
-    if !lines[2..].iter().all(|line| line.contains('|')) {
+    if !lines[2..].iter().all(|(line, _)| line.contains('|')) {
         return None;
     }
-    let header = format!("{}\n{}", lines[0], lines[1]);
+    let header = format!("{}\n{}", lines[0].0, lines[1].0);
     let header_chars = header.chars().count();
     let mut pieces = Vec::new();
-    let mut current = header.clone();
-    let mut current_chars = header_chars;
-    for row in &lines[2..] {
+    let mut current: Option<Block> = None;
+    for (row, range) in &lines[2..] {
         let row_chars = row.chars().count();
-        if current_chars > header_chars && current_chars + 1 + row_chars > max_chars {
-            pieces.push(std::mem::replace(&mut current, header.clone()));
-            current_chars = header_chars;
+        let rows = block.chars.start + range.start..block.chars.start + range.end;
+        let current_chars = current.as_ref().map_or(header_chars, |current| current.text.chars().count());
+        if current.is_some() && current_chars + 1 + row_chars > max_chars {
+            pieces.extend(current.take());
         }
-        current.push('\n');
-        current.push_str(row);
-        current_chars += 1 + row_chars;
+        let piece = current.get_or_insert_with(|| Block { text: header.clone(), chars: rows.start..rows.start });
+        piece.text.push('\n');
+        piece.text.push_str(row);
+        piece.chars.end = rows.end;
     }
-    pieces.push(current);
+    pieces.extend(current);
     Some(pieces)
 }
 
@@ -246,8 +305,8 @@ fn is_table_delimiter(line: &str) -> bool {
         })
 }
 
-fn split_long(text: &str, max_chars: usize, overlap_chars: usize) -> Vec<String> {
-    let chars: Vec<char> = text.chars().collect();
+fn split_long(block: &Block, max_chars: usize, overlap_chars: usize) -> Vec<Block> {
+    let chars: Vec<char> = block.text.chars().collect();
     let mut pieces = Vec::new();
     let mut start = 0;
     while start < chars.len() {
@@ -258,14 +317,15 @@ fn split_long(text: &str, max_chars: usize, overlap_chars: usize) -> Vec<String>
                 end = start + max_chars / 2 + offset + 1;
             }
         }
-        let piece: String = chars[start..end].iter().collect();
-        pieces.push(piece.trim().to_string());
+        if let Some(mut piece) = block_of(&chars, start..end) {
+            piece.chars = block.chars.start + piece.chars.start..block.chars.start + piece.chars.end;
+            pieces.push(piece);
+        }
         if end == chars.len() {
             break;
         }
         start = (end - overlap_chars).max(start + 1);
     }
-    pieces.retain(|piece| !piece.is_empty());
     pieces
 }
 
@@ -338,6 +398,48 @@ mod tests {
             }
         }
         assert_eq!(rows_seen, 40, "every row once");
+    }
+
+    /// Returns the page text a chunk's range covers.
+    fn covered(text: &str, chunk: &Chunk) -> String {
+        let range = chunk.chars.clone().expect("text chunks have a range");
+        text.chars().skip(range.start).take(range.end - range.start).collect()
+    }
+
+    #[test]
+    fn chunk_ranges_point_into_the_page_text() {
+        let text = "  First paragraph of the page.\n\n\nSecond paragraph,\nover two lines.  \n";
+        let chunks = chunk_document(DocumentKind::Pdf, &[page(Some(3), text)], ChunkingOptions::default());
+        assert_eq!(chunks.len(), 1);
+        assert_eq!(chunks[0].chars, Some(2..66));
+        assert_eq!(covered(text, &chunks[0]), "First paragraph of the page.\n\n\nSecond paragraph,\nover two lines.");
+
+        // Pieces of a long paragraph, overlaps included, are exact slices of the page text.
+        let long = "水泵维护说明：".repeat(10) + &" pump service note".repeat(60);
+        let options = ChunkingOptions { max_chars: 200, overlap_chars: 40 };
+        let chunks = chunk_document(DocumentKind::Text, &[page(None, &long)], options);
+        assert!(chunks.len() > 3, "{chunks:?}");
+        for chunk in &chunks {
+            assert_eq!(covered(&long, chunk), chunk.text);
+        }
+        let ranges: Vec<_> = chunks.iter().map(|chunk| chunk.chars.clone().unwrap()).collect();
+        assert!(ranges.windows(2).all(|pair| pair[1].start < pair[0].end), "pieces overlap: {ranges:?}");
+    }
+
+    #[test]
+    fn markdown_and_table_ranges() {
+        let mut table = String::from("| code | meaning |\n|---|---|\n");
+        for number in 100..130 {
+            table.push_str(&format!("| E-{number} | fault {number} |\n"));
+        }
+        let text = format!("# Codes\n\nSee the table.\n\n{table}\n## Notes\n\nCall service.\n");
+        let chunks = chunk_document(DocumentKind::Markdown, &[page(None, &text)], ChunkingOptions { max_chars: 200, overlap_chars: 20 });
+        let notes = chunks.iter().find(|chunk| chunk.heading == "Codes > Notes").unwrap();
+        assert_eq!(covered(&text, notes), "Call service.");
+        for piece in chunks.iter().filter(|chunk| chunk.text.contains("| E-")) {
+            let rows = piece.text.split_once("|---|---|\n").unwrap().1;
+            assert_eq!(covered(&text, piece), rows, "a table piece covers its rows");
+        }
     }
 
     #[test]

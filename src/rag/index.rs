@@ -2,14 +2,14 @@
 
 use std::path::Path;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use serde::Serialize;
 use tantivy::collector::TopDocs;
 use tantivy::query::{BooleanQuery, BoostQuery, Occur, Query, TermQuery};
 use tantivy::schema::{
     Field, IndexRecordOption, Schema, TextFieldIndexing, TextOptions, Value, INDEXED, STORED, STRING,
 };
-use tantivy::{doc, Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term};
+use tantivy::{doc, Index, IndexReader, IndexSettings, IndexWriter, ReloadPolicy, TantivyDocument, Term};
 
 use super::analyzer::{build_analyzer, terms, ANALYZER_NAME};
 use super::chunk::Chunk;
@@ -63,6 +63,10 @@ pub struct SearchHit {
     /// found the chunk.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub similarity: Option<f32>,
+    /// Range of characters (Unicode scalar values) of the page's extracted text that the
+    /// passage covers, start inclusive and end exclusive; absent for images.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub chars: Option<[u64; 2]>,
     #[serde(skip)]
     pub key: ChunkKey,
 }
@@ -78,6 +82,8 @@ struct Fields {
     text: Field,
     heading_folded: Field,
     text_folded: Field,
+    /// Absent in indexes made before chunks recorded their character ranges.
+    chars: Option<Field>,
 }
 
 /// A tantivy index of chunks, opened for reading and, through [`TextIndex::writer`], writing.
@@ -94,15 +100,11 @@ impl TextIndex {
         let schema = schema();
         let directory = tantivy::directory::MmapDirectory::open(dir)
             .with_context(|| format!("could not open index folder `{}`", dir.display()))?;
-        let index = match Index::open_or_create(directory, schema) {
-            Ok(index) => index,
-            Err(tantivy::TantivyError::SchemaError(_)) => bail!(
-                "the index in `{}` was made by another version of docent: delete the knowledge base \
-                 with `docent kb remove NAME` and ingest the files again",
-                dir.display()
-            ),
-            Err(error) => return Err(error).with_context(|| format!("could not open the index in `{}`", dir.display())),
-        };
+        // An existing index keeps its own schema: one made before the `chars` field was added
+        // still opens, and its chunks have no character ranges.
+        let exists = Index::exists(&directory).with_context(|| format!("could not read the index folder `{}`", dir.display()))?;
+        let opened = if exists { Index::open(directory) } else { Index::create(directory, schema, IndexSettings::default()) };
+        let index = opened.with_context(|| format!("could not open the index in `{}`", dir.display()))?;
         Self::from_index(index)
     }
 
@@ -125,6 +127,7 @@ impl TextIndex {
             text: field("text")?,
             heading_folded: field("heading_folded")?,
             text_folded: field("text_folded")?,
+            chars: schema.get_field("chars").ok(),
         };
         let reader = index
             .reader_builder()
@@ -167,6 +170,10 @@ impl TextIndex {
             }
             if let Some(image) = &chunk.image {
                 document.add_text(fields.image, image);
+            }
+            if let (Some(field), Some(range)) = (fields.chars, &chunk.chars) {
+                document.add_u64(field, range.start as u64);
+                document.add_u64(field, range.end as u64);
             }
             writer.add_document(document).context("could not add a chunk to the index")?;
         }
@@ -248,6 +255,13 @@ impl TextIndex {
             .collect();
         let ordinal = document.get_first(self.fields.ordinal).and_then(|value| value.as_u64()).unwrap_or_default();
         let image = Some(text_of(self.fields.image)).filter(|image| !image.is_empty());
+        let chars = self.fields.chars.and_then(|field| {
+            let bounds: Vec<u64> = document.get_all(field).filter_map(|value| value.as_u64()).collect();
+            match bounds[..] {
+                [start, end] => Some([start, end]),
+                _ => None,
+            }
+        });
         SearchHit {
             kind: if image.is_some() { HitKind::Image } else { HitKind::Text },
             image,
@@ -258,6 +272,7 @@ impl TextIndex {
             heading: text_of(self.fields.heading),
             retrievers: vec![retriever],
             similarity: None,
+            chars,
             key: ChunkKey { doc_id: text_of(self.fields.doc_id), ordinal: ordinal as u32 },
         }
     }
@@ -276,6 +291,8 @@ fn schema() -> Schema {
     builder.add_text_field("image", STORED);
     builder.add_text_field("doc", STORED);
     builder.add_u64_field("pages", STORED);
+    // The chunk's range of characters in its page text: start, then end.
+    builder.add_u64_field("chars", STORED);
     // The analyzed fields index the NFKC-folded text; `heading` and `text` store it as
     // extracted, for display.
     let indexed_only = TextOptions::default().set_indexing_options(

@@ -302,7 +302,7 @@ impl<'a> Ingestor<'a> {
                 height: image.image.height(),
                 scanned_page: image.scanned_page,
             });
-            chunks.push(Chunk { pages: image.page.into_iter().collect(), heading: String::new(), text, image: Some(image_id) });
+            chunks.push(Chunk { pages: image.page.into_iter().collect(), heading: String::new(), text, image: Some(image_id), chars: None });
         }
         Ok(records)
     }

@@ -205,6 +205,7 @@ mod tests {
             image: None,
             retrievers: Vec::new(),
             similarity: None,
+            chars: None,
             key: Default::default(),
         };
         app.apply(AnswerEvent::Sources(vec![Source { number: 1, hit, image_seen: false }]));
