@@ -234,6 +234,10 @@ pub struct RetrievalArgs {
     #[arg(long, default_value_t = 0.0, value_name = "W")]
     pub dense_weight_cjk: f32,
 
+    /// Factor on the dense weight for images (found by their captions and surrounding text)
+    #[arg(long, default_value_t = 2.0, value_name = "F")]
+    pub image_weight: f32,
+
     /// Minimum cosine similarity of a dense result; less similar passages are dropped
     #[arg(long, default_value_t = 0.3, value_name = "S")]
     pub min_similarity: f32,
@@ -255,6 +259,7 @@ impl RetrievalArgs {
             full_text_weight: self.full_text_weight,
             dense_weight: self.dense_weight,
             dense_weight_cjk: self.dense_weight_cjk,
+            image_weight: self.image_weight,
             min_similarity: self.min_similarity,
             ..Default::default()
         }
