@@ -396,8 +396,7 @@ fn long_table_rows_keep_their_header() {
     }
 }
 
-/// Results give the characters of the page text they cover; indexes made before ranges
-/// were recorded still open.
+/// Results give the characters of the page text they cover.
 #[test]
 fn results_carry_character_ranges() {
     let env = TestEnv::new();
@@ -423,4 +422,49 @@ fn results_carry_character_ranges() {
     let range = top["chars"].as_array().unwrap();
     let covered = range[1].as_u64().unwrap() - range[0].as_u64().unwrap();
     assert_eq!(covered as usize, top["text"].as_str().unwrap().chars().count(), "{pdf}");
+}
+
+
+/// A page of two columns, written line by line across the page as many PDF producers do, is
+/// read column by column: a passage's text follows one column.
+#[test]
+fn two_column_page_read_by_column() {
+    let env = TestEnv::new();
+    let left = ["Valve care starts with the intake side of", "the pump: close the intake valve first,", "then drain the housing fully and dry it."];
+    let right = ["Motor care is a separate task that needs", "tools: check the motor brushes yearly and", "replace worn brushes in pairs, not singly."];
+    let mut runs = vec![TextRun { text: "Maintenance guide", x: 240, y: 740 }];
+    for (index, (left_line, right_line)) in left.iter().zip(right.iter()).enumerate() {
+        let y = 700 - 14 * index as u32;
+        runs.push(TextRun { text: left_line, x: 72, y });
+        runs.push(TextRun { text: right_line, x: 318, y });
+    }
+    let one_column = pdf_from_lines(&[&["Error E-102 means the intake filter is blocked.", "Clean the filter."]]);
+    env.write("columns.pdf", build_pdf(&[runs], &PdfOptions::default()));
+    env.write("plain.pdf", one_column);
+    // A table of codes and descriptions has two columns too, but is read row by row.
+    let codes = ["E-301", "E-302", "E-303", "E-304"];
+    let meanings = ["Outlet valve stuck, free it by hand.", "Outlet sensor wet, dry it.", "Outlet pipe frozen, thaw it.", "Outlet cover open, close it."];
+    let table_runs: Vec<TextRun> = codes
+        .iter()
+        .zip(meanings.iter())
+        .enumerate()
+        .flat_map(|(index, (code, meaning))| {
+            let y = 700 - 14 * index as u32;
+            [TextRun { text: code, x: 72, y }, TextRun { text: meaning, x: 330, y }]
+        })
+        .collect();
+    env.write("codes.pdf", build_pdf(&[table_runs], &PdfOptions::default()));
+    env.run_ok(&["ingest", "--text-encoder", "none", "docs"]);
+
+    let results = env.search_json("default", "motor brushes");
+    let text = results["results"][0]["text"].as_str().unwrap();
+    let expected = format!("Maintenance guide\n{}\n{}", left.join("\n"), right.join("\n"));
+    assert_eq!(text, expected, "{results}");
+
+    let table = env.search_json("default", "E-303 outlet pipe frozen");
+    let table_text = table["results"][0]["text"].as_str().unwrap();
+    assert!(table_text.contains("E-303 Outlet pipe frozen, thaw it."), "{table}");
+
+    let plain = env.search_json("default", "E-102");
+    assert_eq!(plain["results"][0]["text"], "Error E-102 means the intake filter is blocked.\nClean the filter.", "{plain}");
 }

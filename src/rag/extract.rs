@@ -222,7 +222,13 @@ fn extract_pdf(path: &Path, pdfium_path: &Path) -> Result<Extracted, ExtractErro
     for (index, page) in document.pages().iter().enumerate() {
         let number = index as u32 + 1;
         let page_text = page.text().map_err(|error| ExtractError::Pdfium(format!("page {number}: {error}")))?;
-        let text = clean(&page_text.all());
+        // pdfium returns side-by-side columns line by line across the page; such a page is
+        // read column by column instead.
+        let columns = two_column_text(&page_text, page.width().value);
+        if columns.is_some() {
+            tracing::debug!(page = number, "reading the page as two columns");
+        }
+        let text = clean(&columns.unwrap_or_else(|| page_text.all()));
         let has_text = !text.trim().is_empty();
 
         let (mut page_images, largest_coverage) = page_images(&document, &page, &page_text, number);
@@ -315,6 +321,161 @@ const CAPTION_BELOW: f32 = 48.0;
 const CAPTION_ABOVE: f32 = 24.0;
 /// Points around the image searched when no caption sits right below or above it.
 const SURROUNDING: f32 = 120.0;
+
+/// Text segments a column needs before a page counts as two columns.
+const MIN_COLUMN_SEGMENTS: usize = 3;
+
+/// Returns a page's text column by column when it has two columns of text side by side:
+/// a vertical gutter in the middle third of the page that no segment crosses, with text on
+/// both sides at the same heights. Segments that cross the gutter above both columns, such as
+/// a title, come first. Returns `None` for a page of one column.
+fn two_column_text(page_text: &PdfPageText, page_width: f32) -> Option<String> {
+    let segments: Vec<(PdfRect, String)> = page_text
+        .segments()
+        .iter()
+        .map(|segment| (segment.bounds(), segment.text()))
+        .filter(|(_, text)| !text.trim().is_empty())
+        .collect();
+    if segments.len() < 2 * MIN_COLUMN_SEGMENTS {
+        return None;
+    }
+    let gutter = find_gutter(&segments, page_width)?;
+    let (mut title, mut left, mut right) = (Vec::new(), Vec::new(), Vec::new());
+    for segment in &segments {
+        let rect = &segment.0;
+        if rect.right().value <= gutter {
+            left.push(segment);
+        } else if rect.left().value >= gutter {
+            right.push(segment);
+        } else {
+            title.push(segment);
+        }
+    }
+    let parts: Vec<String> = [title, left, right].into_iter().filter(|part| !part.is_empty()).map(join_lines).collect();
+    Some(parts.join("\n"))
+}
+
+/// Finds an x position, in points, that splits the segments into two columns of prose, or
+/// `None`. The gutter must be a clear band at least [`GUTTER_POINTS`] wide, wider than the
+/// space between words. Both columns must be at least 30% of the page wide, at most 10% of
+/// it apart, and their lines must mostly fill them, which tells columns of prose from a
+/// table's columns.
+fn find_gutter(segments: &[(PdfRect, String)], page_width: f32) -> Option<f32> {
+    const STEP_POINTS: f32 = 2.0;
+    let mut x = page_width / 3.0;
+    while x <= page_width * 2.0 / 3.0 {
+        let half = GUTTER_POINTS / 2.0;
+        let left: Vec<&PdfRect> = segments.iter().map(|(rect, _)| rect).filter(|rect| rect.right().value <= x - half).collect();
+        let right: Vec<&PdfRect> = segments.iter().map(|(rect, _)| rect).filter(|rect| rect.left().value >= x + half).collect();
+        let crossing: Vec<&PdfRect> = segments
+            .iter()
+            .map(|(rect, _)| rect)
+            .filter(|rect| rect.left().value < x + half && rect.right().value > x - half)
+            .collect();
+        if left.len() >= MIN_COLUMN_SEGMENTS && right.len() >= MIN_COLUMN_SEGMENTS {
+            let top_of = |rects: &[&PdfRect]| rects.iter().map(|rect| rect.top().value).fold(f32::MIN, f32::max);
+            let bottom_of = |rects: &[&PdfRect]| rects.iter().map(|rect| rect.bottom().value).fold(f32::MAX, f32::min);
+            let columns_top = top_of(&left).min(top_of(&right));
+            let side_by_side = bottom_of(&left) < top_of(&right) && bottom_of(&right) < top_of(&left);
+            let crossing_above = crossing.iter().all(|rect| rect.bottom().value >= columns_top);
+            // Columns of a page layout are wide and close together; a table's first column of
+            // short codes is narrow and far from the next.
+            let extent = |rects: &[&PdfRect]| {
+                let left_edge = rects.iter().map(|rect| rect.left().value).fold(f32::MAX, f32::min);
+                let right_edge = rects.iter().map(|rect| rect.right().value).fold(f32::MIN, f32::max);
+                (left_edge, right_edge)
+            };
+            let ((left_start, left_end), (right_start, right_end)) = (extent(&left), extent(&right));
+            let wide = left_end - left_start >= 0.3 * page_width && right_end - right_start >= 0.3 * page_width;
+            let close = right_start - left_end <= 0.1 * page_width;
+            if side_by_side && crossing_above && wide && close && fills_column(&left) && fills_column(&right) {
+                return Some(x);
+            }
+        }
+        x += STEP_POINTS;
+    }
+    None
+}
+
+/// Width of the clear band between two columns, in points.
+const GUTTER_POINTS: f32 = 12.0;
+
+/// Tells whether a column reads as prose: the median line is at least 60% as wide as the
+/// column, and at most a third of the lines have a gap wider than a gutter between their
+/// segments (a table row has such gaps between its cells).
+fn fills_column(rects: &[&PdfRect]) -> bool {
+    let column_left = rects.iter().map(|rect| rect.left().value).fold(f32::MAX, f32::min);
+    let column_right = rects.iter().map(|rect| rect.right().value).fold(f32::MIN, f32::max);
+    let mut lines: std::collections::BTreeMap<i64, Vec<(f32, f32)>> = std::collections::BTreeMap::new();
+    for rect in rects {
+        let line = (-(rect.bottom().value + rect.top().value) / 8.0).round() as i64;
+        lines.entry(line).or_default().push((rect.left().value, rect.right().value));
+    }
+    let mut widths = Vec::with_capacity(lines.len());
+    let mut gapped_lines = 0;
+    for spans in lines.values_mut() {
+        spans.sort_by(|a, b| a.0.total_cmp(&b.0));
+        let left = spans[0].0;
+        let right = spans.iter().map(|span| span.1).fold(f32::MIN, f32::max);
+        widths.push(right - left);
+        let mut reached = spans[0].1;
+        for span in &spans[1..] {
+            if span.0 - reached > GUTTER_POINTS {
+                gapped_lines += 1;
+                break;
+            }
+            reached = reached.max(span.1);
+        }
+    }
+    widths.sort_by(f32::total_cmp);
+    let median = widths[widths.len() / 2];
+    median >= 0.6 * (column_right - column_left) && gapped_lines * 3 <= lines.len()
+}
+
+/// Joins segments into lines, top to bottom and left to right. A segment joins a line when
+/// their heights overlap by at least half the smaller one, so that leader dots and page
+/// numbers, which sit lower than the words, stay on their entry's line. Chinese text comes as
+/// one segment per character, so two CJK characters are joined without a space.
+fn join_lines(mut segments: Vec<&(PdfRect, String)>) -> String {
+    segments.sort_by(|a, b| b.0.top().value.total_cmp(&a.0.top().value));
+    // Each line: its vertical span and its segments.
+    let mut lines: Vec<(f32, f32, Vec<&(PdfRect, String)>)> = Vec::new();
+    for segment in segments {
+        let (bottom, top) = (segment.0.bottom().value, segment.0.top().value);
+        let overlapping = lines.iter_mut().find(|(line_bottom, line_top, _)| {
+            let overlap = top.min(*line_top) - bottom.max(*line_bottom);
+            overlap >= 0.5 * (top - bottom).min(*line_top - *line_bottom)
+        });
+        match overlapping {
+            Some(line) => {
+                line.0 = line.0.min(bottom);
+                line.1 = line.1.max(top);
+                line.2.push(segment);
+            }
+            None => lines.push((bottom, top, vec![segment])),
+        }
+    }
+    lines.sort_by(|a, b| b.1.total_cmp(&a.1));
+
+    let mut text = String::new();
+    for (_, _, mut line) in lines {
+        line.sort_by(|a, b| a.0.left().value.total_cmp(&b.0.left().value));
+        if !text.is_empty() {
+            text.push('\n');
+        }
+        let mut line_text = String::new();
+        for (_, segment_text) in line {
+            let segment_text = segment_text.trim();
+            let cjk_pair = line_text.chars().last().is_some_and(is_cjk) && segment_text.chars().next().is_some_and(is_cjk);
+            if !line_text.is_empty() && !cjk_pair {
+                line_text.push(' ');
+            }
+            line_text.push_str(segment_text);
+        }
+        text.push_str(&line_text);
+    }
+    text
+}
 
 /// Finds the text that describes an image: the lines right below or above it (where
 /// captions sit), else the text around it. Whole text segments are taken when their middle
