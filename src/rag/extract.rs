@@ -228,7 +228,7 @@ fn extract_pdf(path: &Path, pdfium_path: &Path) -> Result<Extracted, ExtractErro
         if columns.is_some() {
             tracing::debug!(page = number, "reading the page as two columns");
         }
-        let text = clean(&columns.unwrap_or_else(|| page_text.all()));
+        let text = clean(&columns.unwrap_or_else(|| all_text(&page, &page_text)));
         let has_text = !text.trim().is_empty();
 
         let (mut page_images, largest_coverage) = page_images(&document, &page, &page_text, number);
@@ -321,6 +321,17 @@ const CAPTION_BELOW: f32 = 48.0;
 const CAPTION_ABOVE: f32 = 24.0;
 /// Points around the image searched when no caption sits right below or above it.
 const SURROUNDING: f32 = 120.0;
+
+/// Returns all the text of a page in pdfium's order. pdfium-render's `PdfPageText::all` asks
+/// for the text inside the page's displayed size, which for a page with `/Rotate 90` is the
+/// media box turned sideways and misses text in unrotated coordinates. The media box itself
+/// is asked for instead.
+fn all_text(page: &PdfPage, page_text: &PdfPageText) -> String {
+    match page.boundaries().media() {
+        Ok(media) => page_text.inside_rect(media.bounds),
+        Err(_) => page_text.all(),
+    }
+}
 
 /// Text segments a column needs before a page counts as two columns.
 const MIN_COLUMN_SEGMENTS: usize = 3;

@@ -20,6 +20,8 @@ pub struct PdfOptions {
     pub encrypted: bool,
     /// RGB images drawn on pages.
     pub images: Vec<PdfImage>,
+    /// Pages (0-based) shown turned by 90 degrees clockwise, with `/Rotate 90`.
+    pub rotated_pages: Vec<usize>,
 }
 
 /// An RGB image of `width` x `height` pixels, drawn on page `page` (0-based) in the
@@ -95,8 +97,9 @@ pub fn build_pdf(pages: &[Vec<TextRun>], options: &PdfOptions) -> Vec<u8> {
             options.images.iter().enumerate().filter(|(_, image)| image.page == index).collect();
         let x_objects: String =
             page_images.iter().map(|(number, _)| format!("/Im{number} {} 0 R ", first_image_object + number)).collect();
+        let rotate = if options.rotated_pages.contains(&index) { "/Rotate 90 " } else { "" };
         objects.push(format!(
-            "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] \
+            "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] {rotate}\
              /Resources << /Font << /F1 3 0 R /F2 4 0 R >> /XObject << {x_objects}>> >> /Contents {content_object} 0 R >>"
         ));
         let mut content = content_stream(runs);
