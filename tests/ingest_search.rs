@@ -493,3 +493,22 @@ fn rotated_page_keeps_words_whole() {
     lines.sort();
     assert_eq!(lines, ["Connect the blue wire to terminal N.", "Connect the brown wire to terminal L1."], "{results}");
 }
+
+/// Ligatures and full-width forms in a PDF are found by plain letters. pdfium writes the `ﬁ`
+/// ligature out as `fi`; docent folds full-width `ＵＳＢ` for search and shows it as extracted.
+#[test]
+fn ligature_page_found_by_plain_letters() {
+    let env = TestEnv::new();
+    let pdf = pdf_from_lines(&[&["Replace the ﬁlter cartridge every ﬁfty hours.", "Use the ＵＳＢ port for updates."]]);
+    env.write("ligatures.pdf", pdf);
+    env.run_ok(&["ingest", "--text-encoder", "none", "docs"]);
+
+    for query in ["filter cartridge", "fifty hours", "USB port"] {
+        let results = env.search_json("default", query);
+        let top = &results["results"][0];
+        assert_eq!(file_name(&top["doc"]), "ligatures.pdf", "{query}: {results}");
+        let text = top["text"].as_str().unwrap();
+        assert!(text.contains("filter cartridge every fifty hours"), "{query}: {results}");
+        assert!(text.contains("the ＵＳＢ port"), "{query}: {results}");
+    }
+}
