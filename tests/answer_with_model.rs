@@ -809,6 +809,14 @@ async fn image_parts_checked_and_forwarded() {
     }
 
     let valid = png_data_url();
+    let mut parts = vec![json!({ "type": "text", "text": "Compare these drawings." })];
+    parts.extend((0..17).map(|_| json!({ "type": "image_url", "image_url": { "url": valid } })));
+    let many = json!({ "model": "docent", "max_tokens": 8, "messages": [{ "role": "user", "content": parts }] });
+    let (status, error) = error_of(http.post(chat(&local.base)).json(&many).send().await.unwrap()).await;
+    assert_eq!(status, 400, "{error}");
+    assert_eq!(error["error"]["param"], "messages", "{error}");
+    assert!(error["error"]["message"].as_str().unwrap().contains("17 images, more than the limit of 16"), "{error}");
+
     let response = http.post(chat(&local.base)).json(&question_with_image("docent", &valid)).send().await.unwrap();
     let (status, error) = error_of(response).await;
     assert_eq!(status, 400, "{error}");

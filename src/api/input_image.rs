@@ -18,6 +18,10 @@ const ACCEPTED_MEDIA_TYPES: [&str; 4] = ["image/png", "image/jpeg", "image/webp"
 /// Redirects followed when fetching a remote image; each must stay on an allowed host.
 const MAX_REDIRECTS: usize = 3;
 
+/// Images one request may carry, inline and remote together. Remote ones are downloaded one
+/// after the other, so this also bounds how long a request spends downloading.
+const MAX_IMAGES_PER_REQUEST: usize = 16;
+
 /// Time allowed for fetching one remote image, connection included.
 const FETCH_TIMEOUT: Duration = Duration::from_secs(15);
 
@@ -148,9 +152,23 @@ impl ImageFetcher {
         &self.policy
     }
 
-    /// Downloads every remote image URL in the messages, keyed by URL. Rejects a URL whose
-    /// host is not allowed before any connection is made.
+    /// Downloads every remote image URL in the messages, keyed by URL. Rejects a request with
+    /// more than [`MAX_IMAGES_PER_REQUEST`] images, and a URL whose host is not allowed, before
+    /// any connection is made.
     pub async fn fetch_remote_images(&self, messages: &[RequestMessage]) -> Result<HashMap<String, InputImage>, ApiError> {
+        let image_parts = messages
+            .iter()
+            .filter_map(|message| match &message.content {
+                Some(MessageContent::Parts(parts)) => Some(parts.iter().filter(|part| part.kind == "image_url").count()),
+                _ => None,
+            })
+            .sum::<usize>();
+        if image_parts > MAX_IMAGES_PER_REQUEST {
+            return Err(ApiError::invalid_request(
+                format!("The request has {image_parts} images, more than the limit of {MAX_IMAGES_PER_REQUEST}."),
+                Some("messages"),
+            ));
+        }
         let mut fetched = HashMap::new();
         for (url, param) in remote_image_urls(messages) {
             if fetched.contains_key(url) {
