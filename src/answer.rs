@@ -203,9 +203,9 @@ impl Assistant {
         Ok(PendingAnswer { sources, events, retrieval_time })
     }
 
-    /// Tells whether any result answers the question, so that a question the manuals do not
-    /// cover gets no sources and the model is told that no passage matches. The full-text
-    /// ranking always returns something, so results alone do not say so. A result counts when
+    /// Tells whether any result covers the question, so that a question the manuals do not
+    /// cover gets no sources and its prompt states that no passage matches. The full-text
+    /// ranking always returns something, so the presence of results proves nothing. A result counts when
     /// its vector is similar enough to the question's, or when it contains enough of the
     /// question's words (exact codes and names, which sentence vectors miss).
     fn covers_question(&self, query: &str, hits: &[SearchHit], options: &AnswerOptions) -> bool {

@@ -63,7 +63,7 @@ pub struct Strings {
     pub assistant: &'static str,
     pub sources: &'static str,
     pub no_sources: &'static str,
-    /// Said before an answer that no passage backs, so the reader knows before reading it.
+    /// Printed before an answer that no passage supports, so that the reader sees it first.
     pub answering_without_sources: &'static str,
     pub no_retrieval: &'static str,
     pub searching: &'static str,

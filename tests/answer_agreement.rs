@@ -7,6 +7,7 @@
 mod common;
 
 use common::TestEnv;
+use docent::cli::bench_quant::shared_prefix;
 use serde_json::Value;
 
 /// Questions in both languages about the manual that the test writes.
@@ -46,12 +47,6 @@ fn answer(env: &TestEnv, question: &str, quantized: bool) -> String {
     parsed["answer"].as_str().unwrap().to_string()
 }
 
-/// Returns the share of the shorter answer that both answers begin with, in characters.
-fn shared_prefix(a: &str, b: &str) -> f64 {
-    let shared = a.chars().zip(b.chars()).take_while(|(x, y)| x == y).count();
-    let shorter = a.chars().count().min(b.chars().count()).max(1);
-    shared as f64 / shorter as f64
-}
 
 #[test]
 fn fast_prompt_path_agrees_with_quantized() {

@@ -4,7 +4,6 @@
 mod common;
 
 use std::net::TcpListener;
-use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 use async_openai::config::OpenAIConfig;
@@ -14,7 +13,8 @@ use futures::StreamExt;
 use serde_json::{json, Value};
 
 use common::pdf::pdf_from_lines;
-use common::{describe, stderr, test_venv_python, TestEnv};
+use common::server::Server;
+use common::{describe, png_bytes, stderr, test_venv_python, TestEnv};
 
 /// Knobs that keep each generation short on a CPU: few, small sources and few tokens.
 const SHORT_ANSWER: [&str; 6] = ["--max-tokens", "12", "--top-k", "2", "--context-chars", "600"];
@@ -53,7 +53,7 @@ fn ask_json_answers_with_sources_and_usage() {
     assert_eq!(usage["total_tokens"].as_u64().unwrap(), prompt_tokens + completion_tokens);
 }
 
-/// A question the manuals do not cover gets no sources, so the model is told that no
+/// A question the manuals do not cover gets no sources, and its prompt states that no
 /// passage matches, while a bare error code still finds its page.
 #[test]
 fn unrelated_question_gets_no_sources() {
@@ -153,7 +153,7 @@ fn unusable_model_files_are_clear_errors() {
     let junk_path = env.write("junk.gguf", b"not a GGUF file at all");
 
     let cases = [
-        (whisper_path, "holds a `whisper` model, which mistral.rs cannot run from GGUF; supported: llama"),
+        (whisper_path, "contains a `whisper` model, which mistral.rs cannot run from GGUF; supported architectures: llama"),
         (junk_path, "is not a readable GGUF file"),
     ];
     for (path, expected) in cases {
@@ -192,68 +192,16 @@ fn remote_server_down_is_a_clear_error() {
 }
 
 /// A `docent serve` child process, stopped with SIGTERM on drop.
-struct Server {
-    child: Child,
-    base: String,
-}
-
 impl Server {
+    /// Starts `docent serve` with the short-answer settings and `extra_args`.
+    fn start_with(env: &TestEnv, extra_args: &[&str], extra_env: &[(&str, &str)]) -> Self {
+        let mut args = SHORT_ANSWER.to_vec();
+        args.extend(extra_args);
+        Self::spawn(env, &args, extra_env)
+    }
+
     fn start(env: &TestEnv) -> Self {
         Self::start_with(env, &[], &[])
-    }
-
-    fn start_with(env: &TestEnv, extra_args: &[&str], extra_env: &[(&str, &str)]) -> Self {
-        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let addr = format!("127.0.0.1:{port}");
-        let mut args = vec!["serve", "--addr", addr.as_str()];
-        args.extend(SHORT_ANSWER);
-        args.extend(extra_args);
-        let child = env
-            .docent()
-            .args(&args)
-            .envs(extra_env.iter().copied())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("docent serve starts");
-        Self { child, base: format!("http://{addr}") }
-    }
-
-    /// Stops the server and returns what it logged.
-    fn stop_and_read_log(&mut self) -> String {
-        self.terminate();
-        self.child.stderr.take().map(std::io::read_to_string).transpose().unwrap().unwrap_or_default()
-    }
-
-    async fn wait_ready(&mut self, http: &reqwest::Client) {
-        let deadline = Instant::now() + Duration::from_secs(300);
-        while Instant::now() < deadline {
-            if let Ok(response) = http.get(format!("{}/health", self.base)).send().await {
-                if response.status().is_success() {
-                    return;
-                }
-            }
-            if let Some(status) = self.child.try_wait().unwrap() {
-                let output = self.child.stderr.take().map(std::io::read_to_string).transpose().unwrap();
-                panic!("server exited with {status}: {}", output.unwrap_or_default());
-            }
-            tokio::time::sleep(Duration::from_millis(250)).await;
-        }
-        panic!("server did not become ready");
-    }
-
-    fn terminate(&mut self) -> std::process::ExitStatus {
-        let pid = self.child.id().to_string();
-        let killed = std::process::Command::new("kill").args(["-TERM", &pid]).status().unwrap();
-        assert!(killed.success());
-        self.child.wait().unwrap()
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
@@ -453,7 +401,7 @@ async fn serve_guards_keys_limits_and_context() {
     let (status, _) = error_of(http.get(format!("{base}/v1/models/none")).header("authorization", bearer).send().await.unwrap()).await;
     assert_eq!(status, 404);
 
-    // The server's --max-tokens (12 here) caps what a request asks for.
+    // The server's --max-tokens (12 here) caps the request's max_tokens.
     let long_answer = json!({"model": "docent", "max_tokens": 100000, "messages": [{"role": "user", "content": "Explain error E-102 in detail."}]});
     let capped: Value = http.post(&chat_url).header("authorization", bearer).json(&long_answer).send().await.unwrap().json().await.unwrap();
     assert!(capped["usage"]["completion_tokens"].as_u64().unwrap() <= 12, "{capped}");
@@ -643,7 +591,7 @@ fn ask_schema_constrains_answer() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serve_structured_output_and_embeddings() {
     let env = env_with_manual();
-    // The server's --max-tokens caps requests; the JSON answer needs more than the usual 12.
+    // The server's --max-tokens caps requests, and the JSON reply needs more than the usual 12.
     let mut server = Server::start_with(&env, &["--max-tokens", "60"], &[]);
     let http = reqwest::Client::new();
     server.wait_ready(&http).await;
@@ -728,14 +676,6 @@ fn injected_instructions_are_not_obeyed() {
         let answer = output["answer"].as_str().unwrap();
         assert!(!answer.to_uppercase().contains("CANARY"), "{question}: {answer}");
     }
-}
-
-fn png_bytes(width: u32, height: u32) -> Vec<u8> {
-    let mut png = Vec::new();
-    image::RgbImage::from_fn(width, height, |x, y| image::Rgb([(x * 8 % 256) as u8, (y * 10 % 256) as u8, 90]))
-        .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
-        .unwrap();
-    png
 }
 
 fn png_data_url() -> String {

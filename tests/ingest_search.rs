@@ -392,7 +392,8 @@ fn long_table_rows_keep_their_header() {
     assert!(text.starts_with("| code | meaning | action |\n|---|---|---|\n"), "{text}");
     assert!(text.contains("| E-137 | sensor 137 reports a fault | replace part P-137 |"), "{text}");
     for line in text.lines() {
-        assert!(line.starts_with('|') && line.ends_with('|'), "a row was cut: {line}");
+        assert!(line.starts_with('|'), "a row was cut at its start: {line}");
+        assert!(line.ends_with('|'), "a row was cut at its end: {line}");
     }
 }
 

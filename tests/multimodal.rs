@@ -5,15 +5,13 @@
 
 mod common;
 
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Stdio};
-use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
 use common::tiny_llava::{write_tiny_llava, CHAT_TEMPLATE, NUM_IMAGE_TOKENS};
-use common::{describe, stderr, test_venv_python, TestEnv};
+use common::server::Server;
+use common::{describe, png_bytes, stderr, test_venv_python, TestEnv};
 
 /// Room for docent's prompt: the tiny tokenizer spends one token on every byte.
 const ROOMY_PROMPT: [&str; 4] = ["--context-tokens", "3000", "--max-tokens", "3"];
@@ -23,7 +21,7 @@ struct LlavaEnv {
     model: PathBuf,
 }
 
-/// A knowledge base with a text page and an image file, and the tiny LLaVA beside it.
+/// Writes a knowledge base with a text page and an image file, and the tiny LLaVA beside it.
 fn llava_env() -> LlavaEnv {
     let env = TestEnv::new();
     env.write("pump.md", "# Pump\n\nThe intake valve sits under the blue cover.\n");
@@ -52,14 +50,6 @@ impl LlavaEnv {
         let stdout = self.env.run_ok(&args);
         serde_json::from_str(&stdout).unwrap_or_else(|error| panic!("not JSON ({error}): {stdout}"))
     }
-}
-
-fn png_bytes(width: u32, height: u32) -> Vec<u8> {
-    let mut png = Vec::new();
-    image::RgbImage::from_fn(width, height, |x, y| image::Rgb([(x * 6 % 256) as u8, (y * 8 % 256) as u8, 128]))
-        .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
-        .unwrap();
-    png
 }
 
 fn prompt_tokens(output: &Value) -> u64 {
@@ -198,7 +188,7 @@ async fn api_image_parts_reach_the_model() {
     use base64::Engine as _;
 
     let llava = llava_env();
-    let mut server = Server::start(&llava.env, &llava.model);
+    let mut server = start_llava_server(&llava.env, &llava.model);
     let http = reqwest::Client::new();
     server.wait_ready(&http).await;
 
@@ -233,7 +223,7 @@ async fn api_image_parts_reach_the_model() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn python_openai_client_sends_images() {
     let llava = llava_env();
-    let mut server = Server::start(&llava.env, &llava.model);
+    let mut server = start_llava_server(&llava.env, &llava.model);
     server.wait_ready(&reqwest::Client::new()).await;
 
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/clients/openai_images.py");
@@ -251,48 +241,9 @@ async fn python_openai_client_sends_images() {
     assert!(report["with_image"]["usage"]["completion_tokens"].as_u64().unwrap() >= 1, "{report}");
 }
 
-struct Server {
-    child: Child,
-    base: String,
+/// Starts `docent serve` with the tiny LLaVA and room for its byte-level prompts.
+fn start_llava_server(env: &TestEnv, model: &Path) -> Server {
+    let mut args = vec!["--model", model.to_str().unwrap(), "--isq", "none"];
+    args.extend(ROOMY_PROMPT);
+    Server::spawn(env, &args, &[])
 }
-
-impl Server {
-    fn start(env: &TestEnv, model: &Path) -> Self {
-        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let addr = format!("127.0.0.1:{port}");
-        let child = env
-            .docent()
-            .args(["serve", "--addr", &addr, "--model", model.to_str().unwrap(), "--isq", "none"])
-            .args(ROOMY_PROMPT)
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("docent serve starts");
-        Self { child, base: format!("http://{addr}") }
-    }
-
-    async fn wait_ready(&mut self, http: &reqwest::Client) {
-        let deadline = Instant::now() + Duration::from_secs(300);
-        while Instant::now() < deadline {
-            if let Ok(response) = http.get(format!("{}/health", self.base)).send().await {
-                if response.status().is_success() {
-                    return;
-                }
-            }
-            if let Some(status) = self.child.try_wait().unwrap() {
-                let output = self.child.stderr.take().map(std::io::read_to_string).transpose().unwrap();
-                panic!("server exited with {status}: {}", output.unwrap_or_default());
-            }
-            tokio::time::sleep(Duration::from_millis(250)).await;
-        }
-        panic!("server did not become ready");
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-

@@ -221,7 +221,7 @@ impl Row {
 
 /// Returns the share of the shorter answer that both answers begin with, in characters;
 /// equal answers share all of it, even when empty.
-fn shared_prefix(a: &str, b: &str) -> f64 {
+pub fn shared_prefix(a: &str, b: &str) -> f64 {
     if a == b {
         return 1.0;
     }

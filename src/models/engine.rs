@@ -165,7 +165,7 @@ pub trait ChatEngine: Send + Sync {
         false
     }
 
-    /// Tells whether the model is known to read images. Remote engines answer false
+    /// Tells whether the model is known to read images. Remote engines return false
     /// because the server's model is unknown.
     fn is_multimodal(&self) -> bool {
         false

@@ -163,7 +163,7 @@ fn check_gguf_architecture(path: &Path) -> Result<()> {
         .with_context(|| format!("the GGUF file `{}` names no architecture (general.architecture)", path.display()))?;
     if !GGUF_ARCHITECTURES.contains(&architecture.to_ascii_lowercase().as_str()) {
         bail!(
-            "the GGUF file `{}` holds a `{architecture}` model, which mistral.rs cannot run from GGUF; supported: {}",
+            "the GGUF file `{}` contains a `{architecture}` model, which mistral.rs cannot run from GGUF; supported architectures: {}",
             path.display(),
             GGUF_ARCHITECTURES.join(", ")
         );

@@ -378,7 +378,7 @@ mod tests {
     }
 
     #[test]
-    fn long_table_is_split_between_rows_with_its_header() {
+    fn long_table_split_between_rows() {
         let mut table = String::from("| code | meaning |\n|---|:---|\n");
         for number in 100..140 {
             table.push_str(&format!("| E-{number} | pump fault number {number}, call service |\n"));
@@ -393,7 +393,8 @@ mod tests {
             assert!(chunk.text.starts_with("| code | meaning |\n|---|:---|\n"), "{}", chunk.text);
             assert!(chunk.text.chars().count() <= 400, "{}", chunk.text);
             for line in chunk.text.lines().skip(2) {
-                assert!(line.starts_with("| E-") && line.ends_with("call service |"), "row cut: {line}");
+                assert!(line.starts_with("| E-"), "row cut at its start: {line}");
+                assert!(line.ends_with("call service |"), "row cut at its end: {line}");
                 rows_seen += 1;
             }
         }

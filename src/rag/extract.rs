@@ -323,8 +323,8 @@ const CAPTION_ABOVE: f32 = 24.0;
 /// Points around the image searched when no caption sits right below or above it.
 const SURROUNDING: f32 = 120.0;
 
-/// Returns all the text of a page in pdfium's order. pdfium-render's `PdfPageText::all` asks
-/// for the text inside the page's displayed size, which for a page with `/Rotate 90` is the
+/// Returns all the text of a page in pdfium's order. pdfium-render's `PdfPageText::all` requests
+/// the text inside the page's displayed size, which for a page with `/Rotate 90` is the
 /// media box turned sideways and misses text in unrotated coordinates. The media box itself
 /// is asked for instead.
 fn all_text(page: &PdfPage, page_text: &PdfPageText) -> String {
@@ -397,7 +397,7 @@ fn two_column_text(page_text: &PdfPageText, page_width: f32) -> Option<String> {
 /// Finds an x position, in points, that splits the segments into two columns of prose, or
 /// `None`. The gutter must be a clear band at least [`GUTTER_POINTS`] wide, wider than the
 /// space between words. Both columns must be at least 30% of the page wide, at most 10% of
-/// it apart, and their lines must mostly fill them, which tells columns of prose from a
+/// it apart, and their lines must mostly fill them. That separates columns of prose from a
 /// table's columns.
 fn find_gutter(segments: &[PdfRect], page_width: f32) -> Option<f32> {
     const STEP_POINTS: f32 = 2.0;
@@ -438,9 +438,9 @@ fn find_gutter(segments: &[PdfRect], page_width: f32) -> Option<f32> {
 /// Width of the clear band between two columns, in points.
 const GUTTER_POINTS: f32 = 12.0;
 
-/// Tells whether a column reads as prose: the median line is at least 60% as wide as the
-/// column, and at most a third of the lines have a gap wider than a gutter between their
-/// segments (a table row has such gaps between its cells).
+/// Tells whether a column reads as prose. The median line must be at least 60% as wide as the
+/// column, and at most a third of the lines may have a gap wider than a gutter between their
+/// segments, as a table row has between its cells.
 fn fills_column(rects: &[&PdfRect]) -> bool {
     let column_left = rects.iter().map(|rect| rect.left().value).fold(f32::MAX, f32::min);
     let column_right = rects.iter().map(|rect| rect.right().value).fold(f32::MIN, f32::max);
@@ -470,10 +470,19 @@ fn fills_column(rects: &[&PdfRect]) -> bool {
     median >= 0.6 * (column_right - column_left) && gapped_lines * 3 <= lines.len()
 }
 
+/// Appends a text segment after a space, except between two CJK characters: Chinese text
+/// comes as one segment per character, written without spaces.
+fn push_word(text: &mut String, segment: &str) {
+    let cjk_pair = text.chars().last().is_some_and(is_cjk) && segment.chars().next().is_some_and(is_cjk);
+    if !text.is_empty() && !cjk_pair {
+        text.push(' ');
+    }
+    text.push_str(segment);
+}
+
 /// Joins segments into lines, top to bottom and left to right. A segment joins a line when
 /// their heights overlap by at least half the smaller one, so that leader dots and page
-/// numbers, which sit lower than the words, stay on their entry's line. Chinese text comes as
-/// one segment per character, so two CJK characters are joined without a space.
+/// numbers, which sit lower than the words, stay on their entry's line.
 fn join_lines(mut segments: Vec<&(PdfRect, String)>) -> String {
     segments.sort_by(|a, b| b.0.top().value.total_cmp(&a.0.top().value));
     // Each line: its vertical span and its segments.
@@ -503,12 +512,7 @@ fn join_lines(mut segments: Vec<&(PdfRect, String)>) -> String {
         }
         let mut line_text = String::new();
         for (_, segment_text) in line {
-            let segment_text = segment_text.trim();
-            let cjk_pair = line_text.chars().last().is_some_and(is_cjk) && segment_text.chars().next().is_some_and(is_cjk);
-            if !line_text.is_empty() && !cjk_pair {
-                line_text.push(' ');
-            }
-            line_text.push_str(segment_text);
+            push_word(&mut line_text, segment_text.trim());
         }
         text.push_str(&line_text);
     }
@@ -535,15 +539,9 @@ fn caption_near(page_text: &PdfPageText, bounds: &PdfRect) -> String {
         // in height with their font size, so lines are compared in steps of 4 points.
         let line_of = |rect: &PdfRect| (-(rect.bottom().value + rect.top().value) / 8.0).round() as i64;
         lines.sort_by(|a, b| line_of(&a.0).cmp(&line_of(&b.0)).then(a.0.left().value.total_cmp(&b.0.left().value)));
-        // Chinese text comes as one segment per character: no space between two of them.
         let mut joined = String::new();
         for (_, text) in lines {
-            let text = text.trim();
-            let cjk_pair = joined.chars().last().is_some_and(is_cjk) && text.chars().next().is_some_and(is_cjk);
-            if !joined.is_empty() && !cjk_pair {
-                joined.push(' ');
-            }
-            joined.push_str(text);
+            push_word(&mut joined, text.trim());
         }
         clean(&joined).trim().to_string()
     };

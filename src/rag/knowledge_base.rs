@@ -35,9 +35,9 @@ pub struct SearchOptions {
     /// such queries use full text only. Raise it for a multilingual encoder.
     pub dense_weight_cjk: f32,
     /// Factor on the dense weight for image results. An image's text is a short caption that
-    /// full text ranks low, so without it fusion buries images that dense search found: on
+    /// full text ranks low, so without it fusion buries images that dense search found. On
     /// the development set, dense search alone had 6 of the 7 figure questions' pages in its
-    /// first five results and fusion 3. Factors 1, 1.5, 2 and 3 gave figure hit@5 0.429,
+    /// first five results, and fusion had 3. Factors 1, 1.5, 2 and 3 gave figure hit@5 0.429,
     /// 0.571, 0.714 and 0.714, overall 0.767, 0.783, 0.800 and 0.800, and left the other
     /// groups unchanged.
     pub image_weight: f32,
@@ -246,11 +246,14 @@ impl KnowledgeBase {
             entry.1 = Some(hit);
         }
         for (rank, (key, similarity)) in dense.into_iter().enumerate() {
-            // Only a factor other than 1 needs to know which results are images.
-            let is_image = options.image_weight != 1.0
-                && self.index.chunk(&key, similarity, Retriever::Dense)?.is_some_and(|hit| hit.image.is_some());
+            let entry = fused.entry(key.clone()).or_insert((0.0, None, Vec::new()));
+            // Only a factor other than 1 needs to know which results are images. A chunk loaded
+            // for that is kept, so that it is not loaded again for the results.
+            if options.image_weight != 1.0 && entry.1.is_none() {
+                entry.1 = self.index.chunk(&key, similarity, Retriever::Dense)?;
+            }
+            let is_image = entry.1.as_ref().is_some_and(|hit| hit.image.is_some());
             let weight = if is_image { options.dense_weight * options.image_weight } else { options.dense_weight };
-            let entry = fused.entry(key).or_insert((0.0, None, Vec::new()));
             entry.0 += contribution(weight, rank);
             entry.2.push(Retriever::Dense);
         }

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod pdf;
+pub mod server;
 pub mod tiny_llava;
 
 use std::path::{Path, PathBuf};
@@ -82,6 +83,15 @@ impl TestEnv {
         let stdout = self.run_ok(&["search", "--kb", kb, "--json", "--top-k", &top_k, query]);
         serde_json::from_str(&stdout).unwrap_or_else(|error| panic!("search output is not JSON ({error}): {stdout}"))
     }
+}
+
+/// Encodes a PNG of `width` x `height` pixels with a colour gradient.
+pub fn png_bytes(width: u32, height: u32) -> Vec<u8> {
+    let mut png = Vec::new();
+    image::RgbImage::from_fn(width, height, |x, y| image::Rgb([(x * 8 % 256) as u8, (y * 10 % 256) as u8, 90]))
+        .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
+        .unwrap();
+    png
 }
 
 /// Python of the virtual environment that `scripts/setup.sh --test-tools` creates.
