@@ -339,7 +339,7 @@ pub struct GenerationArgs {
 
     /// Largest source image given to the model, in pixels (width times height); larger
     /// ones are downscaled
-    #[arg(long, default_value_t = 1024 * 1024, value_name = "PIXELS")]
+    #[arg(long, default_value_t = 1024 * 1024, value_name = "PIXELS", value_parser = clap::value_parser!(u64).range(1..))]
     pub source_image_pixels: u64,
 }
 
