@@ -435,7 +435,7 @@ mod tests {
     use crate::rag::HitKind;
 
     fn source(number: usize, doc: &str, pages: &[u32], text: &str) -> Source {
-        let hit = SearchHit { kind: HitKind::Text, doc: doc.into(), pages: pages.to_vec(), score: 1.0, text: text.into(), heading: String::new(), image: None, retrievers: Vec::new(), similarity: None, chars: None, key: Default::default() };
+        let hit = SearchHit { kind: HitKind::Text, doc: doc.into(), pages: pages.to_vec(), score: 1.0, text: text.into(), heading: String::new(), image: None, retrievers: Vec::new(), similarity: None, image_similarity: None, chars: None, key: Default::default() };
         Source { number, hit, image_seen: false }
     }
 

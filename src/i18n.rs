@@ -101,6 +101,8 @@ pub struct Strings {
     pub failed: &'static str,
     pub removed: &'static str,
     pub removed_missing: &'static str,
+    /// Note after an ingest without an image encoder; `{images}` is the number of images.
+    pub images_by_text_only: &'static str,
     /// Said after sources that include images, which a text-only model reads as captions.
     pub images_as_text: &'static str,
     /// Followed by the old path of a renamed file.
@@ -166,6 +168,7 @@ static EN: Strings = Strings {
     failed: "failed",
     removed: "removed",
     removed_missing: "removed (the file no longer exists)",
+    images_by_text_only: "note: no image encoder is configured, so the {images} images are found by their captions and surrounding text only; `--image-encoder` adds CLIP image vectors",
     renamed_from: "renamed from",
     images_as_text: "The model read the images among the sources as their captions; it did not see the images.",
     pages: Counted { one: "page", other: "pages" },
@@ -214,6 +217,7 @@ static ZH: Strings = Strings {
     failed: "失败",
     removed: "已移除",
     removed_missing: "已移除（文件已不存在）",
+    images_by_text_only: "提示：未配置图像编码器，{images} 张图片只能通过其说明文字和周围文字检索；使用 `--image-encoder` 可加入 CLIP 图像向量",
     renamed_from: "已重命名，原路径",
     images_as_text: "来源中的图片只以其说明文字提供给模型，模型没有看到图片本身。",
     pages: Counted { one: "页", other: "页" },

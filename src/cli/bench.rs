@@ -50,6 +50,7 @@ fn bench_ingest_in(paths: &Paths, files: &[PathBuf], with_vectors: bool, scratch
         chunking: ChunkingOptions::default(),
         pdfium_library: paths.pdfium_library(),
         text_encoder,
+        image_encoder: None,
         vector_cache: scratch.join("vectors.sqlite3"),
     };
     let mut ingestor = Ingestor::new(&knowledge_base, options)?;

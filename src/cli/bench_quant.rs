@@ -258,6 +258,7 @@ async fn generate(engine: &LocalEngine, (question, passage): (&str, &str), max_t
         image: None,
         retrievers: Vec::new(),
         similarity: None,
+        image_similarity: None,
         chars: None,
         key: Default::default(),
     };

@@ -12,9 +12,10 @@ use crate::config::Paths;
 use crate::i18n::Strings;
 use crate::rag::chunk::ChunkingOptions;
 use crate::rag::extract::check_pdfium;
+use crate::rag::clip::ImageEncoder;
 use crate::rag::embed::TextEncoder;
 use crate::rag::ingest::{collect_candidates, Candidate, Counts, FileReport, IngestOptions, Ingestor, Outcome, Progress};
-use crate::rag::{load_text_encoder, KnowledgeBase};
+use crate::rag::{load_image_encoder, load_text_encoder, KnowledgeBase};
 
 use super::IngestArgs;
 
@@ -48,10 +49,13 @@ pub fn run(paths: &Paths, kb_name: &str, args: &IngestArgs, strings: &Strings) -
 
     let knowledge_base = KnowledgeBase::open_or_create(paths, kb_name)?;
     let text_encoder = resolve_text_encoder(paths, &knowledge_base, args.text_encoder.as_deref(), usize::from(args.encoder_max_tokens), args.json)?;
+    let image_encoder = resolve_image_encoder(&knowledge_base, args.image_encoder.as_deref())?;
+    let has_image_encoder = image_encoder.is_some();
     let options = IngestOptions {
         chunking: ChunkingOptions { max_chars: args.chunk_chars, overlap_chars: args.chunk_overlap },
         pdfium_library,
         text_encoder,
+        image_encoder,
         vector_cache: paths.vector_cache(),
     };
     let mut ingestor = Ingestor::new(&knowledge_base, options)?;
@@ -87,6 +91,7 @@ pub fn run(paths: &Paths, kb_name: &str, args: &IngestArgs, strings: &Strings) -
                 progress.set_message(shown.clone());
                 let mut chunk_count = 0;
                 let mut encoded = 0;
+                let mut images_encoded = 0;
                 let report = ingestor.ingest_file(&path, |step| match step {
                     Progress::Extracted { pages, chunks } => {
                         chunk_count = chunks;
@@ -95,6 +100,10 @@ pub fn run(paths: &Paths, kb_name: &str, args: &IngestArgs, strings: &Strings) -
                     Progress::Encoded(done) => {
                         encoded += done;
                         progress.set_message(format!("{shown}: vectors {encoded}/{chunk_count}"));
+                    }
+                    Progress::EncodedImages(done) => {
+                        images_encoded += done;
+                        progress.set_message(format!("{shown}: image vectors {images_encoded}"));
                     }
                 })?;
                 if let Outcome::Ingested(counts) | Outcome::Renamed { counts, .. } | Outcome::IngestedWithoutText(counts) =
@@ -130,6 +139,10 @@ pub fn run(paths: &Paths, kb_name: &str, args: &IngestArgs, strings: &Strings) -
         if !args.json {
             eprintln!("{note}");
         }
+    }
+    let (images, _) = knowledge_base.image_counts()?;
+    if images > 0 && !has_image_encoder && !args.json {
+        eprintln!("{}", strings.images_by_text_only.replace("{images}", &images.to_string()));
     }
     let totals = Totals::count(&reports);
     if args.json {
@@ -270,6 +283,20 @@ fn resolve_text_encoder(
     };
     let encoder = load_text_encoder(&dir, Some(max_tokens))?;
     Ok(Some((encoder, dir)))
+}
+
+/// Picks the image encoder: `--image-encoder` (`none` turns image vectors off), else the one
+/// the knowledge base records, else none.
+fn resolve_image_encoder(knowledge_base: &KnowledgeBase, requested: Option<&str>) -> Result<Option<(Arc<dyn ImageEncoder>, String)>> {
+    let location = match requested {
+        Some("none") => return Ok(None),
+        Some(location) => location.to_string(),
+        None => match knowledge_base.recorded_image_encoder()? {
+            Some((_, location)) => location,
+            None => return Ok(None),
+        },
+    };
+    load_image_encoder(&location).map(Some)
 }
 
 fn has_pdf_extension(path: &Path) -> bool {

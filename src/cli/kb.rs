@@ -33,6 +33,11 @@ struct Stats {
     vectors: u64,
     /// The text encoder that made the vectors; `null` for a full-text-only knowledge base.
     text_encoder: Option<String>,
+    /// Images with an image vector.
+    image_vectors: u64,
+    /// The image encoder that made the image vectors; `null` when images are found by their
+    /// text alone.
+    image_encoder: Option<String>,
     bytes: u64,
     failed_files: Vec<FailedFile>,
 }
@@ -75,6 +80,8 @@ fn stats(paths: &Paths, kb_name: &str, json: bool) -> Result<()> {
         pages_without_text,
         vectors: knowledge_base.vector_count()?,
         text_encoder: knowledge_base.recorded_text_encoder()?.map(|(id, _)| id),
+        image_vectors: knowledge_base.image_vector_count()?,
+        image_encoder: knowledge_base.recorded_image_encoder()?.map(|(id, _)| id),
         bytes: documents.iter().map(|document| document.size).sum(),
         failed_files: documents
             .iter()
@@ -95,8 +102,14 @@ fn stats(paths: &Paths, kb_name: &str, json: bool) -> Result<()> {
     println!("documents:      {} ({} ready, {} without text, {} failed)", stats.documents, stats.ready, stats.without_text, stats.failed);
     println!("pages:          {}", stats.pages);
     println!("chunks:         {}", stats.chunks);
-    // Without an image encoder, images are found through their captions and surrounding text.
-    println!("images:         {} ({} pages without text), found by their text", stats.images, stats.pages_without_text);
+    match &stats.image_encoder {
+        Some(encoder) => println!(
+            "images:         {} ({} pages without text), {} with image vectors ({encoder})",
+            stats.images, stats.pages_without_text, stats.image_vectors
+        ),
+        // Without an image encoder, images are found through their captions and surrounding text.
+        None => println!("images:         {} ({} pages without text), found by their text", stats.images, stats.pages_without_text),
+    }
     match &stats.text_encoder {
         Some(encoder) => println!("vectors:        {} ({encoder})", stats.vectors),
         None => println!("vectors:        none (full text only)"),

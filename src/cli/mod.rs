@@ -208,12 +208,22 @@ pub struct IngestArgs {
     /// counts for full-text search only. Encoding time grows with it
     #[arg(long, default_value_t = 128, value_name = "N", value_parser = clap::value_parser!(u16).range(16..=8192))]
     pub encoder_max_tokens: u16,
+
+    /// CLIP model for image vectors, so that figures are found by what they show. Give a
+    /// folder (config.json, tokenizer.json, model.safetensors, preprocessor_config.json) or a
+    /// Hugging Face model id that `docent models pull` downloaded, such as
+    /// openai/clip-vit-base-patch32. `none` leaves images to their captions [default: the
+    /// encoder the knowledge base already uses, else none]
+    #[arg(long, env = "DOCENT_IMAGE_ENCODER", value_name = "DIR_OR_ID")]
+    pub image_encoder: Option<String>,
 }
 
 /// Retriever choice and fusion settings of a search.
 #[derive(Debug, Clone, Args)]
 pub struct RetrievalArgs {
-    /// Retrievers to run: `hybrid` (full text and dense, fused), `full-text` or `dense`
+    /// Retrievers to run: `hybrid` (full text, text vectors and, where the knowledge base has
+    /// them, image vectors, fused), `full-text`, `dense` (text vectors) or `image` (image
+    /// vectors)
     #[arg(long, value_enum, default_value_t = RetrieverChoice::Hybrid)]
     pub retriever: RetrieverChoice,
 
@@ -241,6 +251,19 @@ pub struct RetrievalArgs {
     /// Minimum cosine similarity of a dense result; less similar passages are dropped
     #[arg(long, default_value_t = 0.3, value_name = "S")]
     pub min_similarity: f32,
+
+    /// Weight of the image-vector ranking (CLIP) in the fusion
+    #[arg(long, default_value_t = 1.0, value_name = "W")]
+    pub image_vector_weight: f32,
+
+    /// Weight of the image-vector ranking for queries in Chinese, Japanese or Korean; 0 skips
+    /// it, which suits the English-only OpenAI CLIP models
+    #[arg(long, default_value_t = 0.0, value_name = "W")]
+    pub image_vector_weight_cjk: f32,
+
+    /// Minimum cosine similarity between the query and an image in the image encoder's space
+    #[arg(long, default_value_t = 0.2, value_name = "S", allow_negative_numbers = true)]
+    pub min_image_similarity: f32,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -248,19 +271,24 @@ pub enum RetrieverChoice {
     Hybrid,
     FullText,
     Dense,
+    Image,
 }
 
 impl RetrievalArgs {
     pub fn search_options(&self) -> crate::rag::SearchOptions {
         crate::rag::SearchOptions {
-            full_text: self.retriever != RetrieverChoice::Dense,
-            dense: self.retriever != RetrieverChoice::FullText,
+            full_text: matches!(self.retriever, RetrieverChoice::Hybrid | RetrieverChoice::FullText),
+            dense: matches!(self.retriever, RetrieverChoice::Hybrid | RetrieverChoice::Dense),
+            image_vectors: matches!(self.retriever, RetrieverChoice::Hybrid | RetrieverChoice::Image),
             rrf_k: self.rrf_k,
             full_text_weight: self.full_text_weight,
             dense_weight: self.dense_weight,
             dense_weight_cjk: self.dense_weight_cjk,
             image_weight: self.image_weight,
             min_similarity: self.min_similarity,
+            image_vector_weight: self.image_vector_weight,
+            image_vector_weight_cjk: self.image_vector_weight_cjk,
+            min_image_similarity: self.min_image_similarity,
             ..Default::default()
         }
     }

@@ -1,6 +1,6 @@
 //! The catalog: one SQLite row per ingested file, used to skip unchanged files and to
-//! remember why a file failed, plus the dense vectors of every chunk and the knowledge
-//! base's settings.
+//! remember why a file failed, plus the dense vectors of every chunk, the image vectors of
+//! every stored image and the knowledge base's settings.
 
 use std::path::Path;
 
@@ -53,6 +53,15 @@ pub struct DocumentRecord {
 }
 
 const VECTOR_GENERATION_KEY: &str = "vector_generation";
+
+/// Source of the vectors a vector index is built from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VectorSource {
+    /// One text vector per chunk.
+    Chunks,
+    /// One image vector per stored image, for every image chunk that shows it.
+    Images,
+}
 
 /// An image of a document, as the catalog keeps it.
 #[derive(Debug, Clone, PartialEq)]
@@ -107,6 +116,10 @@ impl Catalog {
                      scanned_page INTEGER NOT NULL,
                      PRIMARY KEY (doc_id, ordinal)
                  ) WITHOUT ROWID;
+                 CREATE TABLE IF NOT EXISTS image_vectors (
+                     image_id TEXT PRIMARY KEY,
+                     vector BLOB NOT NULL
+                 ) WITHOUT ROWID;
                  CREATE TABLE IF NOT EXISTS settings (
                      key TEXT PRIMARY KEY,
                      value TEXT NOT NULL
@@ -137,20 +150,22 @@ impl Catalog {
     }
 
     /// Writes a document's row and its images and, when `vectors` is given, replaces its
-    /// chunk vectors (one per chunk, in chunk order), all in one transaction. `replaces`
-    /// names a document to remove in the same transaction: the old path of a renamed file.
+    /// chunk vectors (one per chunk, in chunk order), all in one transaction. `image_vectors`
+    /// adds vectors by image id. `replaces` names a document to remove in the same
+    /// transaction: the old path of a renamed file.
     pub fn commit_document(
         &mut self,
         record: &DocumentRecord,
         vectors: Option<&[Vec<f32>]>,
         images: &[ImageRecord],
+        image_vectors: &[(String, Vec<f32>)],
         replaces: Option<&str>,
     ) -> Result<()> {
         let transaction = self.connection.transaction().context("could not write the catalog")?;
+        // The document's chunks change, and with them what both vector indexes contain.
+        bump_vector_generation(&transaction)?;
         if let Some(old_id) = replaces {
-            if transaction.execute("DELETE FROM chunk_vectors WHERE doc_id = ?1", params![old_id])? > 0 {
-                bump_vector_generation(&transaction)?;
-            }
+            transaction.execute("DELETE FROM chunk_vectors WHERE doc_id = ?1", params![old_id])?;
             transaction.execute("DELETE FROM images WHERE doc_id = ?1", params![old_id])?;
             transaction.execute("DELETE FROM documents WHERE id = ?1", params![old_id])?;
         }
@@ -179,8 +194,13 @@ impl Catalog {
             for (ordinal, vector) in vectors.iter().enumerate() {
                 insert.execute(params![record.id, ordinal as i64, vector_to_bytes(vector)])?;
             }
-            drop(insert);
-            bump_vector_generation(&transaction)?;
+        }
+        {
+            let mut insert =
+                transaction.prepare("INSERT OR REPLACE INTO image_vectors (image_id, vector) VALUES (?1, ?2)")?;
+            for (image_id, vector) in image_vectors {
+                insert.execute(params![image_id, vector_to_bytes(vector)])?;
+            }
         }
         upsert_record(&transaction, record)?;
         transaction.commit().context("could not write the catalog")
@@ -209,8 +229,8 @@ impl Catalog {
         Ok(())
     }
 
-    /// Returns a number that changes whenever chunk vectors are added or removed, so that
-    /// readers know when to rebuild their vector index.
+    /// Returns a number that changes whenever documents, and with them chunk or image
+    /// vectors, are added or removed, so that readers know when to rebuild their vector index.
     pub fn vector_generation(&self) -> Result<i64> {
         Ok(self
             .setting(VECTOR_GENERATION_KEY)?
@@ -218,9 +238,16 @@ impl Catalog {
             .unwrap_or(0))
     }
 
-    /// Loads every chunk vector as (document id, chunk ordinal, vector).
-    pub fn load_vectors(&self) -> Result<Vec<(String, u32, Vec<f32>)>> {
-        let mut statement = self.connection.prepare("SELECT doc_id, ordinal, vector FROM chunk_vectors")?;
+    /// Loads the vectors of `source` as (document id, chunk ordinal, vector).
+    pub fn load_vectors(&self, source: VectorSource) -> Result<Vec<(String, u32, Vec<f32>)>> {
+        let sql = match source {
+            VectorSource::Chunks => "SELECT doc_id, ordinal, vector FROM chunk_vectors",
+            VectorSource::Images => {
+                "SELECT images.doc_id, images.ordinal, image_vectors.vector
+                 FROM images JOIN image_vectors ON image_vectors.image_id = images.image_id"
+            }
+        };
+        let mut statement = self.connection.prepare(sql)?;
         let rows = statement.query_map([], |row| {
             let bytes: Vec<u8> = row.get(2)?;
             Ok((row.get(0)?, row.get(1)?, vector_from_bytes(&bytes)))
@@ -259,13 +286,40 @@ impl Catalog {
             .context("could not read the catalog")?;
         Ok(count as u64)
     }
-    /// Removes a document's row and its chunk vectors.
+    /// Counts the image chunks that have an image vector, in one document or in all.
+    pub fn image_vector_count(&self, id: Option<&str>) -> Result<u64> {
+        let count: i64 = self
+            .connection
+            .query_row(
+                "SELECT COUNT(*) FROM images JOIN image_vectors ON image_vectors.image_id = images.image_id
+                 WHERE ?1 IS NULL OR images.doc_id = ?1",
+                params![id],
+                |row| row.get(0),
+            )
+            .context("could not read the catalog")?;
+        Ok(count as u64)
+    }
+
+    /// Returns the ids of a document's images.
+    pub fn document_image_ids(&self, id: &str) -> Result<Vec<String>> {
+        let mut statement = self.connection.prepare("SELECT image_id FROM images WHERE doc_id = ?1")?;
+        let rows = statement.query_map(params![id], |row| row.get(0))?;
+        rows.collect::<Result<_, _>>().context("could not read the catalog")
+    }
+
+    /// Deletes the vectors of images no document uses any more.
+    pub fn delete_unused_image_vectors(&self) -> Result<()> {
+        self.connection
+            .execute("DELETE FROM image_vectors WHERE image_id NOT IN (SELECT image_id FROM images)", [])
+            .context("could not write the catalog")?;
+        Ok(())
+    }
+
+    /// Removes a document's row, its chunk vectors and its images.
     pub fn delete(&mut self, id: &str) -> Result<()> {
         let transaction = self.connection.transaction().context("could not write the catalog")?;
-        let removed = transaction.execute("DELETE FROM chunk_vectors WHERE doc_id = ?1", params![id])?;
-        if removed > 0 {
-            bump_vector_generation(&transaction)?;
-        }
+        bump_vector_generation(&transaction)?;
+        transaction.execute("DELETE FROM chunk_vectors WHERE doc_id = ?1", params![id])?;
         transaction.execute("DELETE FROM images WHERE doc_id = ?1", params![id])?;
         transaction.execute("DELETE FROM documents WHERE id = ?1", params![id])?;
         transaction.commit().context("could not write the catalog")

@@ -1,5 +1,5 @@
-//! Dense retrieval: chunk vectors from the catalog in an HNSW graph (hnsw_rs), saved in the
-//! knowledge base's `vectors/` folder and rebuilt when the catalog's vectors change.
+//! Dense retrieval: chunk or image vectors from the catalog in an HNSW graph (hnsw_rs), saved
+//! in a folder of the knowledge base and rebuilt when the catalog's vectors change.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -9,7 +9,7 @@ use hnsw_rs::api::AnnT;
 use hnsw_rs::hnswio::HnswIo;
 use hnsw_rs::prelude::{DistCosine, Hnsw};
 
-use super::catalog::Catalog;
+use super::catalog::{Catalog, VectorSource};
 
 /// Graph degree and construction breadth: hnsw_rs's usual settings, which give near-exact
 /// recall at the sizes of a manual collection (thousands to a few hundred thousand chunks).
@@ -32,16 +32,17 @@ struct Graph {
     keys: Vec<ChunkKey>,
 }
 
-/// Nearest-neighbour search over a knowledge base's chunk vectors.
+/// Nearest-neighbour search over one kind of a knowledge base's vectors.
 pub struct DenseIndex {
     /// Folder of the saved graphs, one per vector generation.
     dir: PathBuf,
+    source: VectorSource,
     graph: Mutex<Option<Arc<Graph>>>,
 }
 
 impl DenseIndex {
-    pub fn new(dir: PathBuf) -> Self {
-        Self { dir, graph: Mutex::new(None) }
+    pub fn new(dir: PathBuf, source: VectorSource) -> Self {
+        Self { dir, source, graph: Mutex::new(None) }
     }
 
     /// Builds and saves the graph for the catalog's current vectors unless it is saved
@@ -49,6 +50,7 @@ impl DenseIndex {
     pub fn prepare(&self, catalog: &Catalog) -> Result<()> {
         self.current_graph(catalog).map(|_| ())
     }
+
     /// Returns up to `top_k` chunks closest to `query` with their cosine similarity, best
     /// first. The graph is built on first use and again whenever an ingest has changed the
     /// vectors since, so a running server also searches newly ingested documents.
@@ -60,7 +62,7 @@ impl DenseIndex {
         if query.len() != graph.dimension {
             bail!(
                 "the query vector has {} dimensions but the knowledge base's vectors have {}: \
-                 the text encoder differs from the one used at ingest",
+                 the encoder differs from the one used at ingest",
                 query.len(),
                 graph.dimension
             );
@@ -87,7 +89,7 @@ impl DenseIndex {
                 if let Err(error) = loaded {
                     tracing::warn!("rebuilding the vector index: the saved one could not be read: {error:#}");
                 }
-                let graph = build_graph(generation, catalog.load_vectors()?);
+                let graph = build_graph(generation, catalog.load_vectors(self.source)?);
                 if let Err(error) = save_graph(&self.dir, &graph) {
                     tracing::warn!("could not save the vector index in `{}`: {error:#}", self.dir.display());
                 }

@@ -42,6 +42,8 @@ pub enum Retriever {
     FullText,
     /// Nearest neighbours of the query's text vector.
     Dense,
+    /// Nearest images to the query's text in the image encoder's space (CLIP).
+    Image,
 }
 
 /// One search result, as printed by `docent search --json`. `score` is the retriever's own
@@ -63,6 +65,10 @@ pub struct SearchHit {
     /// found the chunk.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub similarity: Option<f32>,
+    /// Cosine similarity of the image's vector to the query's text vector in the image
+    /// encoder's space, when the image retriever found the image.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub image_similarity: Option<f32>,
     /// Range of characters (Unicode scalar values) of the page's extracted text that the
     /// passage covers, start inclusive and end exclusive; absent for images.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -272,6 +278,7 @@ impl TextIndex {
             heading: text_of(self.fields.heading),
             retrievers: vec![retriever],
             similarity: None,
+            image_similarity: None,
             chars,
             key: ChunkKey { doc_id: text_of(self.fields.doc_id), ordinal: ordinal as u32 },
         }

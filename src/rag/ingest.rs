@@ -16,9 +16,12 @@ use walkdir::WalkDir;
 
 use super::catalog::{Catalog, DocumentRecord, DocumentStatus, ImageRecord};
 use super::chunk::{chunk_document, Chunk, ChunkingOptions};
+use super::clip::ImageEncoder;
 use super::embed::TextEncoder;
 use super::extract::{extract, DocumentKind, ExtractedImage};
-use super::knowledge_base::{KnowledgeBase, TEXT_ENCODER_PATH_SETTING, TEXT_ENCODER_SETTING};
+use super::knowledge_base::{
+    KnowledgeBase, IMAGE_ENCODER_PATH_SETTING, IMAGE_ENCODER_SETTING, TEXT_ENCODER_PATH_SETTING, TEXT_ENCODER_SETTING,
+};
 use super::vector_cache::VectorCache;
 
 #[derive(Clone)]
@@ -27,7 +30,10 @@ pub struct IngestOptions {
     pub pdfium_library: PathBuf,
     /// Encoder for chunk vectors and the folder it came from; `None` indexes full text only.
     pub text_encoder: Option<(Arc<dyn TextEncoder>, PathBuf)>,
-    /// Cache of encoder outputs by text hash.
+    /// Encoder for image vectors and its location, a folder or a Hugging Face model id. With
+    /// `None`, images are found by their text alone.
+    pub image_encoder: Option<(Arc<dyn ImageEncoder>, String)>,
+    /// Cache of encoder outputs by content hash.
     pub vector_cache: PathBuf,
 }
 
@@ -48,6 +54,8 @@ pub enum Progress {
     Extracted { pages: u32, chunks: u32 },
     /// This many more chunks have their vectors.
     Encoded(usize),
+    /// This many more of the file's images have their image vectors.
+    EncodedImages(usize),
 }
 
 /// Result of ingesting one file.
@@ -133,38 +141,21 @@ pub struct Ingestor<'a> {
 }
 
 impl<'a> Ingestor<'a> {
-    /// Takes the knowledge base's writer lock. With a text encoder, checks that the
+    /// Takes the knowledge base's writer lock. With a text or image encoder, checks that the
     /// knowledge base's vectors come from the same encoder, or records it if there are none.
     pub fn new(knowledge_base: &'a KnowledgeBase, options: IngestOptions) -> Result<Self> {
         let writer = knowledge_base.index().writer()?;
         let catalog = knowledge_base.catalog()?;
-        let recorded = catalog.setting(TEXT_ENCODER_SETTING)?;
-        let vector_cache = match (&options.text_encoder, recorded) {
-            (Some((encoder, dir)), recorded) => {
-                if let Some(recorded) = recorded.filter(|recorded| recorded != encoder.model_id()) {
-                    bail!(
-                        "knowledge base `{}` has vectors from text encoder `{recorded}`, not `{}`: \
-                         ingest with `--text-encoder` set to that encoder, or remove the knowledge base \
-                         with `docent kb remove {}` and ingest again",
-                        knowledge_base.name,
-                        encoder.model_id(),
-                        knowledge_base.name
-                    );
-                }
-                catalog.set_setting(TEXT_ENCODER_SETTING, encoder.model_id())?;
-                catalog.set_setting(TEXT_ENCODER_PATH_SETTING, &dir.display().to_string())?;
-                knowledge_base.set_text_encoder(Arc::clone(encoder));
-                Some(VectorCache::open(&options.vector_cache)?)
-            }
-            (None, Some(recorded)) => bail!(
-                "knowledge base `{}` has vectors from text encoder `{recorded}`, but no text encoder \
-                 is configured: pass `--text-encoder` with that encoder's folder",
-                knowledge_base.name
-            ),
-            (None, None) => None,
+        check_text_encoder(knowledge_base, &catalog, &options)?;
+        check_image_encoder(knowledge_base, &catalog, &options)?;
+        let vector_cache = if options.text_encoder.is_some() || options.image_encoder.is_some() {
+            Some(VectorCache::open(&options.vector_cache)?)
+        } else {
+            None
         };
         Ok(Self { knowledge_base, catalog, writer, vector_cache, options })
     }
+
 
     /// Ingests one file. Errors about the file become a `Failed` outcome. Errors of the
     /// knowledge base itself (disk full, broken index) are returned, because they would fail
@@ -221,6 +212,7 @@ impl<'a> Ingestor<'a> {
         let images = self.store_images(&extracted.images, &display_path, &mut chunks)?;
         on_progress(Progress::Extracted { pages: page_count, chunks: chunks.len() as u32 });
         let vectors = self.encode(&chunks, &mut on_progress)?;
+        let image_vectors = self.encode_images(&images, &extracted.images, &mut on_progress)?;
 
         // A new path whose content matches a document whose file is gone is a rename.
         let renamed_from = match &previous {
@@ -250,7 +242,7 @@ impl<'a> Ingestor<'a> {
             chunks: chunks.len() as u32,
         };
         let replaces = renamed_from.as_ref().map(|old| old.id.as_str());
-        self.catalog.commit_document(&record, vectors.as_deref(), &images, replaces)?;
+        self.catalog.commit_document(&record, vectors.as_deref(), &images, &image_vectors, replaces)?;
 
         tracing::debug!(path = %display_path, pages = page_count, chunks = chunks.len(), images = images.len(), "ingested");
         let counts = Counts {
@@ -307,14 +299,22 @@ impl<'a> Ingestor<'a> {
         Ok(records)
     }
 
-    /// Tells whether a document has all its chunk vectors, or needs none because no
-    /// encoder is configured. A knowledge base that gains an encoder encodes its old
+    /// Tells whether a document has all its chunk and image vectors, or needs none because
+    /// no encoder is configured. A knowledge base that gains an encoder encodes its old
     /// documents on the next ingest this way.
     fn has_vectors(&self, record: &DocumentRecord) -> Result<bool> {
-        if self.options.text_encoder.is_none() {
-            return Ok(true);
+        if self.options.text_encoder.is_some()
+            && self.catalog.document_vector_count(&record.id)? != u64::from(record.chunks)
+        {
+            return Ok(false);
         }
-        Ok(self.catalog.document_vector_count(&record.id)? == u64::from(record.chunks))
+        if self.options.image_encoder.is_some() {
+            let images = self.catalog.document_image_ids(&record.id)?.len() as u64;
+            if self.catalog.image_vector_count(Some(&record.id))? != images {
+                return Ok(false);
+            }
+        }
+        Ok(true)
     }
 
     fn encode(&mut self, chunks: &[Chunk], on_progress: &mut impl FnMut(Progress)) -> Result<Option<Vec<Vec<f32>>>> {
@@ -324,6 +324,27 @@ impl<'a> Ingestor<'a> {
         let texts: Vec<String> = chunks.iter().map(passage_text).collect();
         let vectors = cache.encode(encoder.as_ref(), &texts, |done| on_progress(Progress::Encoded(done)))?;
         Ok(Some(vectors))
+    }
+
+    /// Computes the image vectors of a document's stored images, once per distinct image.
+    /// `records` and `extracted` are in the same order, as [`Self::store_images`] made them.
+    fn encode_images(
+        &mut self,
+        records: &[ImageRecord],
+        extracted: &[ExtractedImage],
+        on_progress: &mut impl FnMut(Progress),
+    ) -> Result<Vec<(String, Vec<f32>)>> {
+        let (Some((encoder, _)), Some(cache)) = (&self.options.image_encoder, self.vector_cache.as_mut()) else {
+            return Ok(Vec::new());
+        };
+        let mut distinct: Vec<(&str, &image::RgbImage)> = Vec::new();
+        for (record, image) in records.iter().zip(extracted) {
+            if !distinct.iter().any(|(id, _)| *id == record.image_id) {
+                distinct.push((record.image_id.as_str(), &image.image));
+            }
+        }
+        let vectors = cache.encode_images(encoder.as_ref(), &distinct, |done| on_progress(Progress::EncodedImages(done)))?;
+        Ok(distinct.into_iter().map(|(id, _)| id.to_string()).zip(vectors).collect())
     }
 
     /// Removes every document whose file no longer exists, from the index and the catalog.
@@ -351,8 +372,8 @@ impl<'a> Ingestor<'a> {
         Ok(reports)
     }
 
-    /// Waits for pending merges, deletes image files no document uses any more, and saves
-    /// the vector index.
+    /// Waits for pending merges, deletes image files and image vectors no document uses any
+    /// more, and saves the vector indexes.
     pub fn finish(self) -> Result<()> {
         let referenced = self.catalog.referenced_images()?;
         if let Ok(entries) = std::fs::read_dir(self.knowledge_base.images_dir()) {
@@ -364,9 +385,69 @@ impl<'a> Ingestor<'a> {
                 }
             }
         }
+        self.catalog.delete_unused_image_vectors()?;
         self.writer.wait_merging_threads().context("could not finish index merges")?;
         self.knowledge_base.index().refresh()?;
-        self.knowledge_base.prepare_dense_index()
+        self.knowledge_base.prepare_dense_indexes()
+    }
+}
+
+/// Checks that the configured text encoder is the one the knowledge base's vectors came from,
+/// and records it for a knowledge base without vectors.
+fn check_text_encoder(knowledge_base: &KnowledgeBase, catalog: &Catalog, options: &IngestOptions) -> Result<()> {
+    let recorded = catalog.setting(TEXT_ENCODER_SETTING)?;
+    match (&options.text_encoder, recorded) {
+        (Some((encoder, dir)), recorded) => {
+            if let Some(recorded) = recorded.filter(|recorded| recorded != encoder.model_id()) {
+                bail!(
+                    "knowledge base `{}` has vectors from text encoder `{recorded}`, not `{}`: \
+                     ingest with `--text-encoder` set to that encoder, or remove the knowledge base \
+                     with `docent kb remove {}` and ingest again",
+                    knowledge_base.name,
+                    encoder.model_id(),
+                    knowledge_base.name
+                );
+            }
+            catalog.set_setting(TEXT_ENCODER_SETTING, encoder.model_id())?;
+            catalog.set_setting(TEXT_ENCODER_PATH_SETTING, &dir.display().to_string())?;
+            knowledge_base.set_text_encoder(Arc::clone(encoder));
+            Ok(())
+        }
+        (None, Some(recorded)) => bail!(
+            "knowledge base `{}` has vectors from text encoder `{recorded}`, but no text encoder \
+             is configured: pass `--text-encoder` with that encoder's folder",
+            knowledge_base.name
+        ),
+        (None, None) => Ok(()),
+    }
+}
+
+/// Checks the image encoder as [`check_text_encoder`] checks the text encoder.
+fn check_image_encoder(knowledge_base: &KnowledgeBase, catalog: &Catalog, options: &IngestOptions) -> Result<()> {
+    let recorded = catalog.setting(IMAGE_ENCODER_SETTING)?;
+    match (&options.image_encoder, recorded) {
+        (Some((encoder, location)), recorded) => {
+            if let Some(recorded) = recorded.filter(|recorded| recorded != encoder.model_id()) {
+                bail!(
+                    "knowledge base `{}` has image vectors from image encoder `{recorded}`, not `{}`: \
+                     ingest with `--image-encoder` set to that encoder, or remove the knowledge base \
+                     with `docent kb remove {}` and ingest again",
+                    knowledge_base.name,
+                    encoder.model_id(),
+                    knowledge_base.name
+                );
+            }
+            catalog.set_setting(IMAGE_ENCODER_SETTING, encoder.model_id())?;
+            catalog.set_setting(IMAGE_ENCODER_PATH_SETTING, location)?;
+            knowledge_base.set_image_encoder(Arc::clone(encoder));
+            Ok(())
+        }
+        (None, Some(recorded)) => bail!(
+            "knowledge base `{}` has image vectors from image encoder `{recorded}`, but no image \
+             encoder is configured: pass `--image-encoder` with that encoder's folder",
+            knowledge_base.name
+        ),
+        (None, None) => Ok(()),
     }
 }
 

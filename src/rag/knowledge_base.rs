@@ -1,5 +1,5 @@
-//! A knowledge base on disk: `$DOCENT_HOME/kb/NAME/` with the catalog, the full-text index
-//! and the chunk vectors, and hybrid search over them.
+//! A knowledge base on disk: `$DOCENT_HOME/kb/NAME/` with the catalog, the full-text index,
+//! the chunk vectors and the image vectors, and hybrid search over them.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -7,7 +7,8 @@ use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 use anyhow::{bail, Context, Result};
 
-use super::catalog::Catalog;
+use super::catalog::{Catalog, VectorSource};
+use super::clip::{ClipEncoder, ImageEncoder};
 use super::dense::{ChunkKey, DenseIndex};
 use super::embed::{BertTextEncoder, TextEncoder};
 use super::index::{Retriever, SearchHit, TextIndex};
@@ -18,11 +19,19 @@ use crate::config::{validate_kb_name, Paths};
 pub const TEXT_ENCODER_SETTING: &str = "text_encoder";
 pub const TEXT_ENCODER_PATH_SETTING: &str = "text_encoder_path";
 
+/// Catalog settings naming the image encoder that made the knowledge base's image vectors:
+/// its id, and the folder or Hugging Face model id it was loaded from.
+pub const IMAGE_ENCODER_SETTING: &str = "image_encoder";
+pub const IMAGE_ENCODER_PATH_SETTING: &str = "image_encoder_path";
+
 /// Retrievers a search runs, and the settings of the fusion of their rankings.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct SearchOptions {
     pub full_text: bool,
     pub dense: bool,
+    /// Runs the image retriever (the query's text against the image vectors of an image
+    /// encoder such as CLIP) when the knowledge base has image vectors.
+    pub image_vectors: bool,
     /// Reciprocal rank fusion constant: a result at rank r (from 1) of a retriever adds
     /// `weight / (rrf_k + r)` to its fused score. On the 60-question development set,
     /// hit@5 was 0.767 to 0.783 for k from 10 to 40 and 0.750 at the customary 60.
@@ -41,12 +50,24 @@ pub struct SearchOptions {
     /// 0.571, 0.714 and 0.714, overall 0.767, 0.783, 0.800 and 0.800, and left the other
     /// groups unchanged.
     pub image_weight: f32,
+    /// Weight of the image retriever's ranking.
+    // NOTE: not chosen by measurement: no CLIP weights could be downloaded where the other
+    // weights were measured. Measure it with `docent eval` once a real model is configured.
+    pub image_vector_weight: f32,
+    /// Weight of the image retriever for queries with Chinese, Japanese or Korean characters.
+    /// The OpenAI CLIP checkpoints learned English captions only, so by default such queries
+    /// do not use it. Raise it for a multilingual CLIP.
+    pub image_vector_weight_cjk: f32,
     /// Results taken from each retriever before fusion.
     pub candidates: usize,
     /// Dense results less similar than this (cosine) are dropped: nearest neighbours always
     /// exist, and without a floor a question about something absent from the knowledge
     /// base would still get passages.
     pub min_similarity: f32,
+    /// Image results whose vector is less similar to the query's than this are dropped.
+    // NOTE: an estimate from the CLIP paper's zero-shot setting, where matching captions of
+    // ViT-B/32 score about 0.3 and unrelated ones 0.1 to 0.2; not measured on manuals.
+    pub min_image_similarity: f32,
 }
 
 impl Default for SearchOptions {
@@ -59,8 +80,12 @@ impl Default for SearchOptions {
             dense_weight: 1.0,
             dense_weight_cjk: 0.0,
             image_weight: 2.0,
+            image_vectors: true,
+            image_vector_weight: 1.0,
+            image_vector_weight_cjk: 0.0,
             candidates: 50,
             min_similarity: 0.3,
+            min_image_similarity: 0.2,
         }
     }
 }
@@ -74,6 +99,9 @@ pub struct KnowledgeBase {
     /// The encoder recorded in the catalog, loaded on the first dense search. It is `None`
     /// when the knowledge base has no vectors or the encoder fails to load.
     encoder: OnceLock<Option<Arc<dyn TextEncoder>>>,
+    image_dense: DenseIndex,
+    /// The image encoder recorded in the catalog, loaded on the first search like `encoder`.
+    image_encoder: OnceLock<Option<Arc<dyn ImageEncoder>>>,
     pub search_options: SearchOptions,
 }
 
@@ -85,9 +113,12 @@ impl KnowledgeBase {
         let index = TextIndex::open_or_create(&dir.join("index"))?;
         // Creating the catalog here means that a knowledge base always has both parts.
         let catalog = Catalog::open(&dir.join("catalog.sqlite3"))?;
-        let dense = DenseIndex::new(dir.join("vectors"));
+        let dense = DenseIndex::new(dir.join("vectors"), VectorSource::Chunks);
+        let image_dense = DenseIndex::new(dir.join("image_vectors"), VectorSource::Images);
         Ok(Self {
             name: name.to_string(),
+            image_dense,
+            image_encoder: OnceLock::new(),
             dir,
             index,
             catalog: Mutex::new(catalog),
@@ -173,6 +204,46 @@ impl KnowledgeBase {
             .clone()
     }
 
+    /// Returns the id and location of the image encoder recorded for this knowledge base.
+    pub fn recorded_image_encoder(&self) -> Result<Option<(String, String)>> {
+        let catalog = self.shared_catalog();
+        let id = catalog.setting(IMAGE_ENCODER_SETTING)?;
+        let location = catalog.setting(IMAGE_ENCODER_PATH_SETTING)?;
+        Ok(id.zip(location))
+    }
+
+    /// Uses `encoder` for queries instead of loading the recorded one (ingest has it loaded).
+    pub fn set_image_encoder(&self, encoder: Arc<dyn ImageEncoder>) {
+        let _ = self.image_encoder.set(Some(encoder));
+    }
+
+    /// Returns the image encoder for queries, if this knowledge base has image vectors.
+    pub fn image_encoder(&self) -> Option<Arc<dyn ImageEncoder>> {
+        self.image_encoder
+            .get_or_init(|| {
+                let (id, location) = match self.recorded_image_encoder() {
+                    Ok(Some(recorded)) => recorded,
+                    Ok(None) => return None,
+                    Err(error) => {
+                        tracing::warn!("image search is off: {error:#}");
+                        return None;
+                    }
+                };
+                match load_image_encoder(&location) {
+                    Ok((encoder, _)) => Some(encoder),
+                    Err(error) => {
+                        tracing::warn!(
+                            "image search is off: the image encoder `{id}` recorded for knowledge base `{}` \
+                             could not be loaded: {error:#}",
+                            self.name
+                        );
+                        None
+                    }
+                }
+            })
+            .clone()
+    }
+
     /// Searches with the knowledge base's default options.
     pub fn search(&self, query: &str, top_k: usize) -> Result<Vec<SearchHit>> {
         self.search_with(query, top_k, &self.search_options)
@@ -188,22 +259,31 @@ impl KnowledgeBase {
         let mut options = *options;
         if contains_cjk(query) {
             options.dense_weight = options.dense_weight_cjk;
+            options.image_vector_weight = options.image_vector_weight_cjk;
         }
         // A zero weight turns a retriever off, unless it is the only one asked for.
-        let run_dense = options.dense && (options.dense_weight > 0.0 || !options.full_text);
+        let alone = [options.full_text, options.dense, options.image_vectors].into_iter().filter(|on| *on).count() == 1;
+        let run_dense = options.dense && (options.dense_weight > 0.0 || alone);
+        let run_images = options.image_vectors && (options.image_vector_weight > 0.0 || alone);
         let options = &options;
+
         let full_text = if options.full_text { self.index.search(query, candidates)? } else { Vec::new() };
         let mut dense = if run_dense { self.dense_search(query, candidates)? } else { Vec::new() };
         dense.retain(|(_, similarity)| *similarity >= options.min_similarity);
+        let mut images = if run_images { self.image_search(query, candidates)? } else { Vec::new() };
+        images.retain(|(_, similarity)| *similarity >= options.min_image_similarity);
 
-        // Without vectors (no encoder recorded) the full-text ranking and scores stand alone.
-        if dense.is_empty() {
-            return Ok(full_text.into_iter().take(top_k).collect());
+        match (options.full_text, dense.is_empty(), images.is_empty()) {
+            // No vector retriever found anything (or the knowledge base has no vectors): the
+            // full-text ranking and BM25 scores stand alone.
+            (_, true, true) => Ok(full_text.into_iter().take(top_k).collect()),
+            // Text vectors alone: their order and cosine similarities.
+            (false, false, true) => self.resolve_vector_hits(dense.into_iter().take(top_k), Retriever::Dense),
+            // Image vectors alone: their order and cosine similarities.
+            (false, true, false) => self.resolve_vector_hits(images.into_iter().take(top_k), Retriever::Image),
+            // Two or three rankings: fused.
+            _ => self.fuse(full_text, dense, images, top_k, options),
         }
-        if !options.full_text {
-            return self.resolve_dense_hits(dense.into_iter().take(top_k));
-        }
-        self.fuse(full_text, dense, top_k, options)
     }
 
     fn dense_search(&self, query: &str, top_k: usize) -> Result<Vec<(ChunkKey, f32)>> {
@@ -218,11 +298,31 @@ impl KnowledgeBase {
         self.dense.search(&catalog, &query_vector, top_k)
     }
 
-    fn resolve_dense_hits(&self, dense: impl Iterator<Item = (ChunkKey, f32)>) -> Result<Vec<SearchHit>> {
+    /// Finds the images closest to the query's text in the image encoder's space.
+    fn image_search(&self, query: &str, top_k: usize) -> Result<Vec<(ChunkKey, f32)>> {
+        let Some(encoder) = self.image_encoder() else {
+            return Ok(Vec::new());
+        };
+        if query.trim().is_empty() {
+            return Ok(Vec::new());
+        }
+        let query_vector = encoder.encode_query(query)?;
+        let catalog = self.shared_catalog();
+        self.image_dense.search(&catalog, &query_vector, top_k)
+    }
+
+    fn resolve_vector_hits(
+        &self,
+        found: impl Iterator<Item = (ChunkKey, f32)>,
+        retriever: Retriever,
+    ) -> Result<Vec<SearchHit>> {
         let mut hits = Vec::new();
-        for (key, similarity) in dense {
-            if let Some(mut hit) = self.index.chunk(&key, similarity, Retriever::Dense)? {
-                hit.similarity = Some(similarity);
+        for (key, similarity) in found {
+            if let Some(mut hit) = self.index.chunk(&key, similarity, retriever)? {
+                match retriever {
+                    Retriever::Image => hit.image_similarity = Some(similarity),
+                    Retriever::Dense | Retriever::FullText => hit.similarity = Some(similarity),
+                }
                 hits.push(hit);
             }
         }
@@ -233,11 +333,13 @@ impl KnowledgeBase {
         &self,
         full_text: Vec<SearchHit>,
         dense: Vec<(ChunkKey, f32)>,
+        images: Vec<(ChunkKey, f32)>,
         top_k: usize,
         options: &SearchOptions,
     ) -> Result<Vec<SearchHit>> {
         let contribution = |weight: f32, rank: usize| weight / (options.rrf_k + rank as f32 + 1.0);
         let similarities: HashMap<ChunkKey, f32> = dense.iter().cloned().collect();
+        let image_similarities: HashMap<ChunkKey, f32> = images.iter().cloned().collect();
         let mut fused: HashMap<ChunkKey, (f32, Option<SearchHit>, Vec<Retriever>)> = HashMap::new();
         for (rank, hit) in full_text.into_iter().enumerate() {
             let entry = fused.entry(hit.key.clone()).or_insert((0.0, None, Vec::new()));
@@ -256,6 +358,11 @@ impl KnowledgeBase {
             let weight = if is_image { options.dense_weight * options.image_weight } else { options.dense_weight };
             entry.0 += contribution(weight, rank);
             entry.2.push(Retriever::Dense);
+        }
+        for (rank, (key, _)) in images.into_iter().enumerate() {
+            let entry = fused.entry(key).or_insert((0.0, None, Vec::new()));
+            entry.0 += contribution(options.image_vector_weight, rank);
+            entry.2.push(Retriever::Image);
         }
 
         let mut ranked: Vec<(ChunkKey, (f32, Option<SearchHit>, Vec<Retriever>))> = fused.into_iter().collect();
@@ -279,19 +386,28 @@ impl KnowledgeBase {
                 hit.score = score;
                 hit.retrievers = retrievers;
                 hit.similarity = similarities.get(&key).copied();
+                hit.image_similarity = image_similarities.get(&key).copied();
                 hits.push(hit);
             }
         }
         Ok(hits)
     }
 
-    /// Builds and saves the vector index if the vectors changed since it was last saved.
-    pub fn prepare_dense_index(&self) -> Result<()> {
+    /// Builds and saves the vector indexes whose vectors changed since they were last saved.
+    pub fn prepare_dense_indexes(&self) -> Result<()> {
         let catalog = self.shared_catalog();
-        if catalog.vector_count()? == 0 {
-            return Ok(());
+        if catalog.vector_count()? > 0 {
+            self.dense.prepare(&catalog)?;
         }
-        self.dense.prepare(&catalog)
+        if catalog.image_vector_count(None)? > 0 {
+            self.image_dense.prepare(&catalog)?;
+        }
+        Ok(())
+    }
+
+    /// Returns the number of image chunks with an image vector.
+    pub fn image_vector_count(&self) -> Result<u64> {
+        self.shared_catalog().image_vector_count(None)
     }
 
     /// Returns the number of chunk vectors stored.
@@ -308,6 +424,47 @@ pub fn load_text_encoder(dir: &Path, max_tokens: Option<usize>) -> Result<Arc<dy
         encoder.set_max_tokens(max_tokens)?;
     }
     Ok(Arc::new(encoder))
+}
+
+/// Loads an image encoder from a model folder, or from the Hugging Face cache for a model id
+/// such as `openai/clip-vit-base-patch32` (`docent models pull ID` downloads it there).
+/// Returns the encoder and the location to record: the folder's absolute path, or the id.
+pub fn load_image_encoder(location: &str) -> Result<(Arc<dyn ImageEncoder>, String)> {
+    let path = Path::new(location);
+    let (dir, model_id, recorded) = if path.is_dir() {
+        let dir = std::fs::canonicalize(path).with_context(|| format!("could not read `{location}`"))?;
+        let name = dir.file_name().map_or_else(|| location.to_string(), |name| name.to_string_lossy().into_owned());
+        let recorded = dir.display().to_string();
+        (dir, name, recorded)
+    } else if is_model_id(location) {
+        let cached = hf_hub::Cache::from_env().model(location.to_string()).get("config.json");
+        let Some(config) = cached else {
+            bail!(
+                "image encoder `{location}` is not a folder and not in the Hugging Face cache: \
+                 download it with `docent models pull {location}`, or pass a model folder"
+            );
+        };
+        let dir = config.parent().context("a cached file has a parent folder")?.to_path_buf();
+        (dir, location.to_string(), location.to_string())
+    } else {
+        bail!("image encoder folder `{location}` not found");
+    };
+    let encoder = ClipEncoder::load(&dir, &model_id)
+        .with_context(|| format!("could not load image encoder `{location}`"))?;
+    Ok((Arc::new(encoder), recorded))
+}
+
+/// Tells whether `value` has the form of a Hugging Face model id: `owner/name`.
+fn is_model_id(value: &str) -> bool {
+    let mut parts = value.split('/');
+    let valid = |part: Option<&str>| {
+        part.is_some_and(|part| {
+            !part.is_empty()
+                && !part.starts_with('.')
+                && part.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        })
+    };
+    valid(parts.next()) && valid(parts.next()) && parts.next().is_none()
 }
 
 /// Lists the names of the knowledge bases under `$DOCENT_HOME`, sorted.

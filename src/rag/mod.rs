@@ -1,9 +1,10 @@
 //! Retrieval-augmented generation's retrieval half: extraction, chunking, the catalog,
-//! the full-text and dense indexes, their fusion, ingest and evaluation.
+//! the full-text, dense and image indexes, their fusion, ingest and evaluation.
 
 pub mod analyzer;
 pub mod catalog;
 pub mod chunk;
+pub mod clip;
 pub mod dense;
 pub mod embed;
 pub mod eval;
@@ -15,4 +16,4 @@ pub mod text;
 pub mod vector_cache;
 
 pub use index::{HitKind, Retriever, SearchHit};
-pub use knowledge_base::{list_knowledge_bases, load_text_encoder, KnowledgeBase, SearchOptions};
+pub use knowledge_base::{list_knowledge_bases, load_image_encoder, load_text_encoder, KnowledgeBase, SearchOptions};

@@ -1,5 +1,6 @@
-//! Encoder outputs cached by model and text hash, shared by every knowledge base, so that a
-//! renamed, copied or re-added file costs no encoder time.
+//! Encoder outputs cached by model and content hash (of a text, or of an image's PNG),
+//! shared by every knowledge base, so that a renamed, copied or re-added file costs no
+//! encoder time.
 
 use std::path::Path;
 
@@ -8,6 +9,7 @@ use rusqlite::{params, Connection, OptionalExtension};
 use sha2::{Digest, Sha256};
 
 use super::catalog::{vector_from_bytes, vector_to_bytes};
+use super::clip::ImageEncoder;
 use super::embed::TextEncoder;
 
 pub struct VectorCache {
@@ -31,6 +33,12 @@ impl VectorCache {
                      text_sha256 BLOB NOT NULL,
                      vector BLOB NOT NULL,
                      PRIMARY KEY (model, text_sha256)
+                 ) WITHOUT ROWID;
+                 CREATE TABLE IF NOT EXISTS image_vectors (
+                     model TEXT NOT NULL,
+                     image_sha256 TEXT NOT NULL,
+                     vector BLOB NOT NULL,
+                     PRIMARY KEY (model, image_sha256)
                  ) WITHOUT ROWID;",
             )
             .with_context(|| format!("could not set up the vector cache `{}`", path.display()))?;
@@ -86,7 +94,55 @@ impl VectorCache {
         }
         Ok(vectors.into_iter().map(|vector| vector.unwrap_or_default()).collect())
     }
+
+    /// Encodes images keyed by the sha256 of their stored PNG (the knowledge base's image
+    /// id), taking the vectors of images seen before from the cache. `on_encoded` receives
+    /// the number of images finished after each step.
+    pub fn encode_images(
+        &mut self,
+        encoder: &dyn ImageEncoder,
+        images: &[(&str, &image::RgbImage)],
+        mut on_encoded: impl FnMut(usize),
+    ) -> Result<Vec<Vec<f32>>> {
+        let model = encoder.model_id();
+        let mut vectors: Vec<Option<Vec<f32>>> = Vec::with_capacity(images.len());
+        {
+            let mut lookup = self
+                .connection
+                .prepare_cached("SELECT vector FROM image_vectors WHERE model = ?1 AND image_sha256 = ?2")?;
+            for (image_sha256, _) in images {
+                let found: Option<Vec<u8>> =
+                    lookup.query_row(params![model, image_sha256], |row| row.get(0)).optional()?;
+                vectors.push(found.map(|bytes| vector_from_bytes(&bytes)).filter(|v| v.len() == encoder.dimension()));
+            }
+        }
+        on_encoded(vectors.iter().filter(|vector| vector.is_some()).count());
+
+        let missing: Vec<usize> = (0..images.len()).filter(|&i| vectors[i].is_none()).collect();
+        for step in missing.chunks(IMAGE_ENCODE_STEP) {
+            let batch: Vec<&image::RgbImage> = step.iter().map(|&i| images[i].1).collect();
+            let encoded = encoder.encode_images(&batch)?;
+            let transaction = self.connection.transaction().context("could not write the vector cache")?;
+            {
+                let mut insert = transaction.prepare_cached(
+                    "INSERT OR REPLACE INTO image_vectors (model, image_sha256, vector) VALUES (?1, ?2, ?3)",
+                )?;
+                for (&i, vector) in step.iter().zip(&encoded) {
+                    insert.execute(params![model, images[i].0, vector_to_bytes(vector)])?;
+                }
+            }
+            transaction.commit().context("could not write the vector cache")?;
+            for (&i, vector) in step.iter().zip(encoded) {
+                vectors[i] = Some(vector);
+            }
+            on_encoded(step.len());
+        }
+        Ok(vectors.into_iter().map(|vector| vector.unwrap_or_default()).collect())
+    }
 }
 
 /// Texts encoded between cache writes and progress updates.
 const ENCODE_STEP: usize = 64;
+
+/// Images encoded between cache writes and progress updates.
+const IMAGE_ENCODE_STEP: usize = 8;

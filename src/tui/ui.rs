@@ -205,6 +205,7 @@ mod tests {
             image: None,
             retrievers: Vec::new(),
             similarity: None,
+            image_similarity: None,
             chars: None,
             key: Default::default(),
         };

@@ -4,7 +4,9 @@
 #![allow(dead_code)]
 
 pub mod pdf;
+pub mod random_weights;
 pub mod server;
+pub mod tiny_clip;
 pub mod tiny_llava;
 
 use std::path::{Path, PathBuf};
@@ -57,6 +59,7 @@ impl TestEnv {
             .env_remove("DOCENT_KB")
             .env_remove("DOCENT_MODEL")
             .env_remove("DOCENT_TEXT_ENCODER")
+            .env_remove("DOCENT_IMAGE_ENCODER")
             .env_remove("RUST_LOG")
             .current_dir(self.root.path());
         command

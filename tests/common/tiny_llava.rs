@@ -5,14 +5,13 @@
 //! `tokenizer_config.json` (with the chat template), `preprocessor_config.json`,
 //! `generation_config.json`.
 //!
-//! Dependencies: `candle-core` 0.10.2 and `serde_json` 1 only. Weights come from a seeded
-//! PRNG (candle's CPU `randn` cannot be seeded), so every run writes the same bytes.
+//! Dependencies: `candle-core` 0.10.2 and `serde_json` 1 only.
 
-use std::collections::HashMap;
 use std::path::Path;
 
-use candle_core::{Device, Tensor};
 use serde_json::{json, Map, Value};
+
+use super::random_weights::{byte_chars, write_json, write_random_safetensors, ClipTower, Init};
 
 // ---- Vision tower (CLIP ViT) ----
 pub const VISION_HIDDEN: usize = 32;
@@ -69,26 +68,7 @@ pub fn write_tiny_llava(dir: &Path) {
     write_json(dir, "preprocessor_config.json", &preprocessor_config_json());
     write_json(dir, "generation_config.json", &json!({ "bos_token_id": BOS_ID, "eos_token_id": EOS_ID }));
 
-    let mut rng = SplitMix64(0x11a7_a15e_ed00_0001);
-    let mut tensors: HashMap<String, Tensor> = HashMap::new();
-    for (name, shape, init) in tensor_specs() {
-        let n: usize = shape.iter().product();
-        let data: Vec<f32> = match init {
-            Init::Normal(std) => (0..n).map(|_| rng.normal() * std).collect(),
-            Init::Ones => vec![1.0; n],
-            Init::Zeros => vec![0.0; n],
-        };
-        let tensor = Tensor::from_vec(data, shape.as_slice(), &Device::Cpu).expect("tensor");
-        tensors.insert(name, tensor);
-    }
-    candle_core::safetensors::save(&tensors, dir.join("model.safetensors")).expect("write model.safetensors");
-}
-
-#[derive(Clone, Copy, Debug)]
-pub enum Init {
-    Normal(f32),
-    Ones,
-    Zeros,
+    write_random_safetensors(&dir.join("model.safetensors"), &tensor_specs(), 0x11a7_a15e_ed00_0001);
 }
 
 /// Lists every tensor the `llava` loader reads, with its shape (row-major, as in PyTorch).
@@ -104,30 +84,9 @@ pub fn tensor_specs() -> Vec<(String, Vec<usize>, Init)> {
     add("multi_modal_projector.linear_2.bias".into(), vec![TEXT_HIDDEN], Init::Zeros);
 
     // CLIP vision transformer (clip.rs).
-    let v = "vision_tower.vision_model";
     let positions = NUM_IMAGE_TOKENS + 1;
-    add(format!("{v}.embeddings.class_embedding"), vec![VISION_HIDDEN], W);
-    add(format!("{v}.embeddings.patch_embedding.weight"), vec![VISION_HIDDEN, 3, PATCH_SIZE, PATCH_SIZE], W);
-    add(format!("{v}.embeddings.position_embedding.weight"), vec![positions, VISION_HIDDEN], W);
-    add(format!("{v}.pre_layrnorm.weight"), vec![VISION_HIDDEN], Init::Ones);
-    add(format!("{v}.pre_layrnorm.bias"), vec![VISION_HIDDEN], Init::Zeros);
-    for i in 0..VISION_LAYERS {
-        let l = format!("{v}.encoder.layers.{i}");
-        for proj in ["q_proj", "k_proj", "v_proj", "out_proj"] {
-            add(format!("{l}.self_attn.{proj}.weight"), vec![VISION_HIDDEN, VISION_HIDDEN], W);
-            add(format!("{l}.self_attn.{proj}.bias"), vec![VISION_HIDDEN], Init::Zeros);
-        }
-        add(format!("{l}.layer_norm1.weight"), vec![VISION_HIDDEN], Init::Ones);
-        add(format!("{l}.layer_norm1.bias"), vec![VISION_HIDDEN], Init::Zeros);
-        add(format!("{l}.mlp.fc1.weight"), vec![VISION_INTERMEDIATE, VISION_HIDDEN], W);
-        add(format!("{l}.mlp.fc1.bias"), vec![VISION_INTERMEDIATE], Init::Zeros);
-        add(format!("{l}.mlp.fc2.weight"), vec![VISION_HIDDEN, VISION_INTERMEDIATE], W);
-        add(format!("{l}.mlp.fc2.bias"), vec![VISION_HIDDEN], Init::Zeros);
-        add(format!("{l}.layer_norm2.weight"), vec![VISION_HIDDEN], Init::Ones);
-        add(format!("{l}.layer_norm2.bias"), vec![VISION_HIDDEN], Init::Zeros);
-    }
-    add(format!("{v}.post_layernorm.weight"), vec![VISION_HIDDEN], Init::Ones);
-    add(format!("{v}.post_layernorm.bias"), vec![VISION_HIDDEN], Init::Zeros);
+    let vision = ClipTower { hidden: VISION_HIDDEN, intermediate: VISION_INTERMEDIATE, layers: VISION_LAYERS, weight: W };
+    vision.add_vision_specs("vision_tower.vision_model", PATCH_SIZE, positions, &mut add);
 
     // Llama language model (llava_llm/llama.rs), no biases, untied lm_head.
     let kv = TEXT_KV_HEADS * HEAD_DIM;
@@ -271,47 +230,3 @@ pub fn tokenizer_json() -> Value {
     })
 }
 
-/// GPT-2 `bytes_to_unicode`: the character byte `b` becomes in a ByteLevel vocabulary.
-pub fn byte_chars() -> Vec<char> {
-    let mut chars = vec!['\0'; 256];
-    let mut next = 256u32;
-    for b in 0..256u32 {
-        let printable = (0x21..=0x7e).contains(&b) || (0xa1..=0xac).contains(&b) || (0xae..=0xff).contains(&b);
-        chars[b as usize] = if printable {
-            char::from_u32(b).unwrap()
-        } else {
-            let c = char::from_u32(next).unwrap();
-            next += 1;
-            c
-        };
-    }
-    chars
-}
-
-fn write_json(dir: &Path, name: &str, value: &Value) {
-    let text = serde_json::to_string_pretty(value).expect("serialize");
-    std::fs::write(dir.join(name), text).unwrap_or_else(|error| panic!("write {name}: {error}"));
-}
-
-/// Small seeded PRNG (SplitMix64) with Box-Muller normals.
-struct SplitMix64(u64);
-
-impl SplitMix64 {
-    fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in (0, 1].
-    fn uniform(&mut self) -> f64 {
-        ((self.next_u64() >> 11) as f64 + 1.0) / (1u64 << 53) as f64
-    }
-
-    fn normal(&mut self) -> f32 {
-        let (u1, u2) = (self.uniform(), self.uniform());
-        ((-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos()) as f32
-    }
-}

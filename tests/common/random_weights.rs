@@ -1,0 +1,127 @@
+//! Pieces shared by the tiny random-weight models the tests write: seeded weights in
+//! safetensors, JSON files, a byte-level vocabulary and the tensors of a CLIP tower.
+//!
+//! Weights come from a seeded PRNG (candle's CPU `randn` cannot be seeded), so every run
+//! writes the same bytes.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use candle_core::{Device, Tensor};
+use serde_json::Value;
+
+#[derive(Clone, Copy, Debug)]
+pub enum Init {
+    Normal(f32),
+    Ones,
+    Zeros,
+}
+
+/// Writes one tensor per spec (name, row-major shape, initialization) to `path`.
+pub fn write_random_safetensors(path: &Path, specs: &[(String, Vec<usize>, Init)], seed: u64) {
+    let mut rng = SplitMix64(seed);
+    let mut tensors: HashMap<String, Tensor> = HashMap::new();
+    for (name, shape, init) in specs {
+        let n: usize = shape.iter().product();
+        let data: Vec<f32> = match init {
+            Init::Normal(std) => (0..n).map(|_| rng.normal() * std).collect(),
+            Init::Ones => vec![1.0; n],
+            Init::Zeros => vec![0.0; n],
+        };
+        let tensor = Tensor::from_vec(data, shape.as_slice(), &Device::Cpu).expect("tensor");
+        tensors.insert(name.clone(), tensor);
+    }
+    candle_core::safetensors::save(&tensors, path).unwrap_or_else(|error| panic!("write {}: {error}", path.display()));
+}
+
+/// Sizes of a CLIP transformer tower (text or vision), in the Hugging Face layout that
+/// candle-transformers' `clip` module and mistral.rs's LLaVA vision tower read.
+pub struct ClipTower {
+    pub hidden: usize,
+    pub intermediate: usize,
+    pub layers: usize,
+    /// Initialization of the linear weights and embeddings.
+    pub weight: Init,
+}
+
+impl ClipTower {
+    /// Adds the encoder layers under `{prefix}.encoder.layers.N`.
+    pub fn add_encoder_specs(&self, prefix: &str, add: &mut impl FnMut(String, Vec<usize>, Init)) {
+        let (hidden, intermediate, weight) = (self.hidden, self.intermediate, self.weight);
+        for i in 0..self.layers {
+            let l = format!("{prefix}.encoder.layers.{i}");
+            for proj in ["q_proj", "k_proj", "v_proj", "out_proj"] {
+                add(format!("{l}.self_attn.{proj}.weight"), vec![hidden, hidden], weight);
+                add(format!("{l}.self_attn.{proj}.bias"), vec![hidden], Init::Zeros);
+            }
+            add(format!("{l}.layer_norm1.weight"), vec![hidden], Init::Ones);
+            add(format!("{l}.layer_norm1.bias"), vec![hidden], Init::Zeros);
+            add(format!("{l}.mlp.fc1.weight"), vec![intermediate, hidden], weight);
+            add(format!("{l}.mlp.fc1.bias"), vec![intermediate], Init::Zeros);
+            add(format!("{l}.mlp.fc2.weight"), vec![hidden, intermediate], weight);
+            add(format!("{l}.mlp.fc2.bias"), vec![hidden], Init::Zeros);
+            add(format!("{l}.layer_norm2.weight"), vec![hidden], Init::Ones);
+            add(format!("{l}.layer_norm2.bias"), vec![hidden], Init::Zeros);
+        }
+    }
+
+    /// Adds a vision tower under `prefix` (such as `vision_model`): patch and position
+    /// embeddings for `positions` positions (patches plus the class token), the layer norms
+    /// around the encoder, and the encoder.
+    pub fn add_vision_specs(&self, prefix: &str, patch_size: usize, positions: usize, add: &mut impl FnMut(String, Vec<usize>, Init)) {
+        let (hidden, weight) = (self.hidden, self.weight);
+        add(format!("{prefix}.embeddings.class_embedding"), vec![hidden], weight);
+        add(format!("{prefix}.embeddings.patch_embedding.weight"), vec![hidden, 3, patch_size, patch_size], weight);
+        add(format!("{prefix}.embeddings.position_embedding.weight"), vec![positions, hidden], weight);
+        add(format!("{prefix}.pre_layrnorm.weight"), vec![hidden], Init::Ones);
+        add(format!("{prefix}.pre_layrnorm.bias"), vec![hidden], Init::Zeros);
+        self.add_encoder_specs(prefix, add);
+        add(format!("{prefix}.post_layernorm.weight"), vec![hidden], Init::Ones);
+        add(format!("{prefix}.post_layernorm.bias"), vec![hidden], Init::Zeros);
+    }
+}
+
+/// GPT-2 `bytes_to_unicode`: the character byte `b` becomes in a ByteLevel vocabulary.
+pub fn byte_chars() -> Vec<char> {
+    let mut chars = vec!['\0'; 256];
+    let mut next = 256u32;
+    for b in 0..256u32 {
+        let printable = (0x21..=0x7e).contains(&b) || (0xa1..=0xac).contains(&b) || (0xae..=0xff).contains(&b);
+        chars[b as usize] = if printable {
+            char::from_u32(b).unwrap()
+        } else {
+            let c = char::from_u32(next).unwrap();
+            next += 1;
+            c
+        };
+    }
+    chars
+}
+
+pub fn write_json(dir: &Path, name: &str, value: &Value) {
+    let text = serde_json::to_string_pretty(value).expect("serialize");
+    std::fs::write(dir.join(name), text).unwrap_or_else(|error| panic!("write {name}: {error}"));
+}
+
+/// Small seeded PRNG (SplitMix64) with Box-Muller normals.
+pub struct SplitMix64(pub u64);
+
+impl SplitMix64 {
+    fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    /// Uniform in (0, 1].
+    fn uniform(&mut self) -> f64 {
+        ((self.next_u64() >> 11) as f64 + 1.0) / (1u64 << 53) as f64
+    }
+
+    pub fn normal(&mut self) -> f32 {
+        let (u1, u2) = (self.uniform(), self.uniform());
+        ((-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos()) as f32
+    }
+}
