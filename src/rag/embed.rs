@@ -11,6 +11,7 @@ use anyhow::{bail, Context, Result};
 use candle_core::{DType, Device, Tensor};
 use candle_nn::VarBuilder;
 use candle_transformers::models::bert::{BertModel, Config as BertConfig};
+use rayon::prelude::*;
 use serde::Deserialize;
 use tokenizers::{Tokenizer, TruncationParams};
 
@@ -193,11 +194,20 @@ impl TextEncoder for BertTextEncoder {
         let mut order: Vec<usize> = (0..encodings.len()).collect();
         order.sort_by_key(|&i| encodings[i].get_ids().len());
 
+        // Batches run in parallel: candle spreads a matrix product over the cores, but the
+        // other operations of a BERT layer run on one.
+        let batches: Vec<&[usize]> = order.chunks(BATCH_SIZE).collect();
+        let encoded = batches
+            .par_iter()
+            .map(|batch| {
+                let members: Vec<&tokenizers::Encoding> = batch.iter().map(|&i| &encodings[i]).collect();
+                self.encode_batch(&members).context("the text encoder failed")
+            })
+            .collect::<Result<Vec<_>>>()?;
+
         let mut vectors = vec![Vec::new(); encodings.len()];
-        for batch in order.chunks(BATCH_SIZE) {
-            let members: Vec<&tokenizers::Encoding> = batch.iter().map(|&i| &encodings[i]).collect();
-            let encoded = self.encode_batch(&members).context("the text encoder failed")?;
-            for (&i, vector) in batch.iter().zip(encoded) {
+        for (batch, batch_vectors) in batches.iter().zip(encoded) {
+            for (&i, vector) in batch.iter().zip(batch_vectors) {
                 vectors[i] = vector;
             }
         }
