@@ -166,7 +166,14 @@ impl Assistant {
         let search_query = query.clone();
         let top_k = options.top_k;
         let retrieval_started = std::time::Instant::now();
-        let hits = tokio::task::spawn_blocking(move || knowledge_base.search(&search_query, top_k))
+        let image_bytes: Vec<Vec<u8>> = images.iter().map(|image| image.bytes.clone()).collect();
+        let hits = tokio::task::spawn_blocking(move || {
+            // Decoding is wasted work unless the knowledge base has image vectors.
+            let query_images =
+                if knowledge_base.image_encoder().is_some() { decode_query_images(&image_bytes) } else { Vec::new() };
+            let options = knowledge_base.search_options;
+            knowledge_base.search_with_images(&search_query, &query_images, top_k, &options)
+        })
             .await
             .context("retrieval task panicked")
             .and_then(|result| result)
@@ -353,6 +360,21 @@ const REFERRING_WORDS: [&str; 12] = ["it", "its", "this", "that", "these", "thos
 
 /// Chinese words that point back to an earlier turn; matched as substrings.
 const REFERRING_WORDS_ZH: [&str; 7] = ["它", "这", "那", "其", "该", "此", "还"];
+
+/// Decodes the question's images for the image retriever. An image that does not decode is
+/// left out of retrieval with a warning; the engine reports it when it reads the image.
+fn decode_query_images(images: &[Vec<u8>]) -> Vec<image::RgbImage> {
+    images
+        .iter()
+        .filter_map(|bytes| match image::load_from_memory(bytes) {
+            Ok(image) => Some(crate::rag::clip::flatten_on_white(&image)),
+            Err(error) => {
+                tracing::warn!("a question image is left out of retrieval: {error}");
+                None
+            }
+        })
+        .collect()
+}
 
 /// Returns the text to search for. A short follow-up that points back ("And how do I stop
 /// it?") has too few words of its own to find anything, so the previous question is

@@ -226,3 +226,33 @@ fn bad_image_encoder_is_a_clear_error() {
     }
     assert!(model.is_dir());
 }
+
+#[test]
+fn question_image_finds_same_picture() {
+    let env = TestEnv::new();
+    let model = setup(&env);
+    ingest(&env, &["--image-encoder", model.to_str().unwrap(), "docs"]);
+
+    // The stripes at twice the size: after resizing, the encoder sees nearly the same picture.
+    let screenshot = env.root.path().join("screenshot.png");
+    let stripes = image::RgbImage::from_fn(128, 128, |x, _| if x / 16 % 2 == 0 { image::Rgb([0, 0, 0]) } else { image::Rgb([255, 255, 255]) });
+    std::fs::write(&screenshot, png(stripes)).unwrap();
+    let screenshot_arg = screenshot.to_str().unwrap();
+
+    let hits = search(&env, &["--retriever", "image", "--image", screenshot_arg, ALL_IMAGES[0], ALL_IMAGES[1]]);
+    assert_eq!(common::file_name(&hits[0]["doc"]), "stripes.png", "{hits:#?}");
+    let similarity = hits[0]["image_similarity"].as_f64().unwrap();
+    assert!(similarity > 0.99, "similarity to itself: {similarity}");
+
+    // With a Chinese question the image still counts, though the question's text does not reach
+    // the English-only image encoder.
+    let hits = search(&env, &["--image", screenshot_arg, ALL_IMAGES[0], ALL_IMAGES[1], "这张图是什么"]);
+    assert_eq!(common::file_name(&hits[0]["doc"]), "stripes.png", "{hits:#?}");
+    assert_eq!(retrievers(&hits[0]), ["image"], "{hits:#?}");
+
+    // A knowledge base without image vectors cannot be searched with an image.
+    env.run_ok(&["ingest", "--kb", "plain", "--text-encoder", "none", "docs"]);
+    let output = env.run(&["search", "--kb", "plain", "--image", screenshot_arg]);
+    assert!(!output.status.success(), "{}", describe(&output));
+    assert!(stderr(&output).contains("has no image vectors"), "{}", describe(&output));
+}

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{json, Value};
 
+use common::tiny_clip::write_tiny_clip;
 use common::tiny_llava::{write_tiny_llava, CHAT_TEMPLATE, NUM_IMAGE_TOKENS};
 use common::server::Server;
 use common::{describe, png_bytes, stderr, test_venv_python, TestEnv};
@@ -77,6 +78,31 @@ fn question_images_reach_the_model() {
     let per_image = NUM_IMAGE_TOKENS as u64;
     assert_eq!(prompt_tokens(&one_image), prompt_tokens(&text_only) + per_image, "{one_image}");
     assert_eq!(prompt_tokens(&two_images), prompt_tokens(&text_only) + 2 * per_image, "{two_images}");
+}
+
+#[test]
+fn question_image_retrieves_similar_figure() {
+    let llava = llava_env();
+    let question = "这是什么？";
+    let picture = llava.env.root.path().join("screenshot.png");
+    std::fs::write(&picture, png_bytes(48, 32)).unwrap();
+    let picture = picture.to_str().unwrap();
+    let image_sources = |output: &Value| -> Vec<String> {
+        let sources = output["sources"].as_array().unwrap();
+        sources.iter().filter(|source| source["kind"] == "image").map(|source| source["doc"].as_str().unwrap().to_string()).collect()
+    };
+
+    // Without image vectors, the question's words match nothing.
+    let without_vectors = llava.ask(&["--image", picture], question);
+    assert!(image_sources(&without_vectors).is_empty(), "{without_vectors}");
+
+    // With CLIP image vectors, the question image finds the stored picture it shows.
+    let clip = llava.env.root.path().join("tiny-clip");
+    write_tiny_clip(&clip);
+    llava.env.run_ok(&["ingest", "--text-encoder", "none", "--image-encoder", clip.to_str().unwrap(), "docs"]);
+    let with_vectors = llava.ask(&["--image", picture], question);
+    assert_eq!(image_sources(&with_vectors), ["docs/valve-diagram.png"], "{with_vectors}");
+    assert_generated(&with_vectors);
 }
 
 #[test]

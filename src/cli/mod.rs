@@ -297,8 +297,13 @@ impl RetrievalArgs {
 #[derive(Debug, Args)]
 pub struct SearchArgs {
     /// The query, in any language; no query syntax
-    #[arg(required = true, value_name = "QUERY")]
+    #[arg(required_unless_present = "image", value_name = "QUERY")]
     pub query: Vec<String>,
+
+    /// An image to search with, such as a screenshot: finds the stored images closest to it,
+    /// where the knowledge base has image vectors (`ingest --image-encoder`). Repeatable
+    #[arg(long, value_name = "FILE")]
+    pub image: Vec<PathBuf>,
 
     /// Number of results
     #[arg(long, default_value_t = 5, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1000))]

@@ -1,9 +1,11 @@
 //! `docent search`: retrieval only.
 
-use anyhow::Result;
+use anyhow::{bail, Context, Result};
 use serde::Serialize;
 
 use crate::config::Paths;
+use crate::models::engine::InputImage;
+use crate::rag::clip::flatten_on_white;
 use crate::rag::text::is_cjk;
 use crate::rag::{KnowledgeBase, SearchHit};
 
@@ -17,7 +19,21 @@ struct SearchOutput<'a> {
 pub fn run(paths: &Paths, kb_name: &str, args: &SearchArgs) -> Result<()> {
     let knowledge_base = KnowledgeBase::open(paths, kb_name)?;
     let query = args.query.join(" ");
-    let hits = knowledge_base.search_with(&query, usize::from(args.top_k), &args.retrieval.search_options())?;
+    let mut images = Vec::with_capacity(args.image.len());
+    for path in &args.image {
+        let image = InputImage::read_file(path)?;
+        let decoded = image::load_from_memory(&image.bytes)
+            .with_context(|| format!("`{}` could not be decoded", path.display()))?;
+        images.push(flatten_on_white(&decoded));
+    }
+    if !images.is_empty() && knowledge_base.image_encoder().is_none() {
+        bail!(
+            "knowledge base `{}` has no image vectors, so it cannot be searched with an image: \
+             ingest it with `--image-encoder`",
+            knowledge_base.name
+        );
+    }
+    let hits = knowledge_base.search_with_images(&query, &images, usize::from(args.top_k), &args.retrieval.search_options())?;
 
     if args.json {
         println!("{}", serde_json::to_string(&SearchOutput { results: &hits })?);

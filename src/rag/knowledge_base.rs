@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 use anyhow::{bail, Context, Result};
+use image::RgbImage;
 
 use super::catalog::{Catalog, VectorSource};
 use super::clip::{ClipEncoder, ImageEncoder};
@@ -252,10 +253,27 @@ impl KnowledgeBase {
     /// Runs the chosen retrievers and fuses their rankings with reciprocal rank fusion.
     /// With one retriever, its own order and scores are kept.
     pub fn search_with(&self, query: &str, top_k: usize, options: &SearchOptions) -> Result<Vec<SearchHit>> {
+        self.search_with_images(query, &[], top_k, options)
+    }
+
+    /// Searches like [`Self::search_with`] for a question that comes with images, such as a
+    /// screenshot. Where the knowledge base has image vectors, each question image adds the
+    /// ranking of the stored images closest to it, weighted by `image_vector_weight` in any
+    /// language. Without image vectors the images are not used.
+    // NOTE: these rankings have no similarity floor, because no image-to-image threshold was
+    // measured; the closest stored images always take part in the fusion.
+    pub fn search_with_images(
+        &self,
+        query: &str,
+        query_images: &[RgbImage],
+        top_k: usize,
+        options: &SearchOptions,
+    ) -> Result<Vec<SearchHit>> {
         if top_k == 0 {
             return Ok(Vec::new());
         }
         let candidates = options.candidates.max(top_k);
+        let query_image_weight = options.image_vector_weight;
         let mut options = *options;
         if contains_cjk(query) {
             options.dense_weight = options.dense_weight_cjk;
@@ -270,19 +288,32 @@ impl KnowledgeBase {
         let full_text = if options.full_text { self.index.search(query, candidates)? } else { Vec::new() };
         let mut dense = if run_dense { self.dense_search(query, candidates)? } else { Vec::new() };
         dense.retain(|(_, similarity)| *similarity >= options.min_similarity);
-        let mut images = if run_images { self.image_search(query, candidates)? } else { Vec::new() };
-        images.retain(|(_, similarity)| *similarity >= options.min_image_similarity);
+        let mut image_rankings = Vec::new();
+        if run_images {
+            let mut images = self.image_search(query, candidates)?;
+            images.retain(|(_, similarity)| *similarity >= options.min_image_similarity);
+            image_rankings.push((options.image_vector_weight, images));
+        }
+        if options.image_vectors && query_image_weight > 0.0 {
+            for images in self.similar_images(query_images, candidates)? {
+                image_rankings.push((query_image_weight, images));
+            }
+        }
+        image_rankings.retain(|(_, images)| !images.is_empty());
 
-        match (options.full_text, dense.is_empty(), images.is_empty()) {
+        match (options.full_text, dense.is_empty(), image_rankings.len()) {
             // No vector retriever found anything (or the knowledge base has no vectors): the
             // full-text ranking and BM25 scores stand alone.
-            (_, true, true) => Ok(full_text.into_iter().take(top_k).collect()),
+            (_, true, 0) => Ok(full_text.into_iter().take(top_k).collect()),
             // Text vectors alone: their order and cosine similarities.
-            (false, false, true) => self.resolve_vector_hits(dense.into_iter().take(top_k), Retriever::Dense),
-            // Image vectors alone: their order and cosine similarities.
-            (false, true, false) => self.resolve_vector_hits(images.into_iter().take(top_k), Retriever::Image),
-            // Two or three rankings: fused.
-            _ => self.fuse(full_text, dense, images, top_k, options),
+            (false, false, 0) => self.resolve_vector_hits(dense.into_iter().take(top_k), Retriever::Dense),
+            // One image ranking alone: its order and cosine similarities.
+            (false, true, 1) => {
+                let (_, images) = image_rankings.remove(0);
+                self.resolve_vector_hits(images.into_iter().take(top_k), Retriever::Image)
+            }
+            // Several rankings: fused.
+            _ => self.fuse(full_text, dense, image_rankings, top_k, options),
         }
     }
 
@@ -311,6 +342,20 @@ impl KnowledgeBase {
         self.image_dense.search(&catalog, &query_vector, top_k)
     }
 
+    /// Finds, for each image, the stored images closest to it in the image encoder's space.
+    fn similar_images(&self, images: &[RgbImage], top_k: usize) -> Result<Vec<Vec<(ChunkKey, f32)>>> {
+        if images.is_empty() {
+            return Ok(Vec::new());
+        }
+        let Some(encoder) = self.image_encoder() else {
+            return Ok(Vec::new());
+        };
+        let references: Vec<&RgbImage> = images.iter().collect();
+        let vectors = encoder.encode_images(&references)?;
+        let catalog = self.shared_catalog();
+        vectors.iter().map(|vector| self.image_dense.search(&catalog, vector, top_k)).collect()
+    }
+
     fn resolve_vector_hits(
         &self,
         found: impl Iterator<Item = (ChunkKey, f32)>,
@@ -333,13 +378,18 @@ impl KnowledgeBase {
         &self,
         full_text: Vec<SearchHit>,
         dense: Vec<(ChunkKey, f32)>,
-        images: Vec<(ChunkKey, f32)>,
+        image_rankings: Vec<(f32, Vec<(ChunkKey, f32)>)>,
         top_k: usize,
         options: &SearchOptions,
     ) -> Result<Vec<SearchHit>> {
         let contribution = |weight: f32, rank: usize| weight / (options.rrf_k + rank as f32 + 1.0);
         let similarities: HashMap<ChunkKey, f32> = dense.iter().cloned().collect();
-        let image_similarities: HashMap<ChunkKey, f32> = images.iter().cloned().collect();
+        // An image found by the question's text and by a question image keeps its best similarity.
+        let mut image_similarities: HashMap<ChunkKey, f32> = HashMap::new();
+        for (key, similarity) in image_rankings.iter().flat_map(|(_, images)| images) {
+            let best = image_similarities.entry(key.clone()).or_insert(*similarity);
+            *best = best.max(*similarity);
+        }
         let mut fused: HashMap<ChunkKey, (f32, Option<SearchHit>, Vec<Retriever>)> = HashMap::new();
         for (rank, hit) in full_text.into_iter().enumerate() {
             let entry = fused.entry(hit.key.clone()).or_insert((0.0, None, Vec::new()));
@@ -359,10 +409,14 @@ impl KnowledgeBase {
             entry.0 += contribution(weight, rank);
             entry.2.push(Retriever::Dense);
         }
-        for (rank, (key, _)) in images.into_iter().enumerate() {
-            let entry = fused.entry(key).or_insert((0.0, None, Vec::new()));
-            entry.0 += contribution(options.image_vector_weight, rank);
-            entry.2.push(Retriever::Image);
+        for (weight, images) in image_rankings {
+            for (rank, (key, _)) in images.into_iter().enumerate() {
+                let entry = fused.entry(key).or_insert((0.0, None, Vec::new()));
+                entry.0 += contribution(weight, rank);
+                if !entry.2.contains(&Retriever::Image) {
+                    entry.2.push(Retriever::Image);
+                }
+            }
         }
 
         let mut ranked: Vec<(ChunkKey, (f32, Option<SearchHit>, Vec<Retriever>))> = fused.into_iter().collect();
