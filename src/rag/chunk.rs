@@ -324,9 +324,23 @@ fn split_long(block: &Block, max_chars: usize, overlap_chars: usize) -> Vec<Bloc
         if end == chars.len() {
             break;
         }
-        start = (end - overlap_chars).max(start + 1);
+        start = overlap_start(&chars, (end - overlap_chars).max(start + 1), end);
     }
     pieces
+}
+
+/// Moves the start of an overlap that falls inside a word to the next word, so that no piece
+/// begins with the end of a word. Text without a space in the overlap, such as Chinese, keeps
+/// the start as it is.
+fn overlap_start(chars: &[char], start: usize, end: usize) -> usize {
+    let inside_word = start > 0 && !chars[start - 1].is_whitespace() && !chars[start].is_whitespace();
+    if !inside_word {
+        return start;
+    }
+    match chars[start..end].iter().position(|c| c.is_whitespace()) {
+        Some(offset) => start + offset + 1,
+        None => start,
+    }
 }
 
 #[cfg(test)]
@@ -366,6 +380,21 @@ mod tests {
         assert!(chunks.len() > 10);
         assert!(chunks.iter().all(|chunk| chunk.text.chars().count() <= 200));
         assert!(chunks.iter().all(|chunk| !chunk.text.contains("alph a")));
+    }
+
+    #[test]
+    fn overlap_starts_at_a_word() {
+        let words = ["configure", "the", "library", "directory", "before", "installing", "R", "packages", "into", "it"];
+        let text: String = (0..400).map(|i| format!("{} ", words[i * 7 % words.len()].repeat(1 + i % 3))).collect();
+        let options = ChunkingOptions { max_chars: 200, overlap_chars: 50 };
+        let chunks = chunk_document(DocumentKind::Text, &[page(None, &text)], options);
+        let chars: Vec<char> = text.chars().collect();
+        assert!(chunks.len() > 10);
+        for chunk in &chunks[1..] {
+            let start = chunk.chars.as_ref().expect("text chunks have ranges").start as usize;
+            assert!(chars[start - 1].is_whitespace(), "piece starts inside a word: {:?}", chunk.text);
+            assert!(chunk.text.starts_with(chars[start]), "range and text agree: {:?}", chunk.text);
+        }
     }
 
     #[test]
