@@ -173,6 +173,10 @@ fn image_vectors_follow_file_changes() {
     // A rename keeps the vector; a deletion removes it from the image search.
     std::fs::rename(env.docs().join("red.png"), env.docs().join("crimson.png")).unwrap();
     std::fs::remove_file(env.docs().join("stripes.png")).unwrap();
+    let output = env.run(&["ingest", "--text-encoder", "none", "docs"]);
+    assert!(output.status.success(), "{}", describe(&output));
+    let hint = "the files of 1 document(s) no longer exist; `docent ingest --prune` removes them";
+    assert!(stderr(&output).contains(hint), "{}", describe(&output));
     let report = ingest(&env, &["--prune", "docs"]);
     assert_eq!(report["removed"], 1, "{report}");
     let stats = stats(&env);
@@ -225,6 +229,7 @@ fn bad_image_encoder_is_a_clear_error() {
         assert!(!message.contains("panicked"), "{}", describe(&output));
     }
     assert!(model.is_dir());
+    assert!(!env.home().join("kb/default").exists(), "a failed ingest leaves no empty knowledge base");
 }
 
 #[test]
@@ -233,7 +238,7 @@ fn question_image_finds_same_picture() {
     let model = setup(&env);
     ingest(&env, &["--image-encoder", model.to_str().unwrap(), "docs"]);
 
-    // The stripes at twice the size: after resizing, the encoder sees nearly the same picture.
+    // The stripes at twice the size: after resizing, the encoder gets nearly the same input.
     let screenshot = env.root.path().join("screenshot.png");
     let stripes = image::RgbImage::from_fn(128, 128, |x, _| if x / 16 % 2 == 0 { image::Rgb([0, 0, 0]) } else { image::Rgb([255, 255, 255]) });
     std::fs::write(&screenshot, png(stripes)).unwrap();
@@ -252,7 +257,9 @@ fn question_image_finds_same_picture() {
 
     // A knowledge base without image vectors cannot be searched with an image.
     env.run_ok(&["ingest", "--kb", "plain", "--text-encoder", "none", "docs"]);
-    let output = env.run(&["search", "--kb", "plain", "--image", screenshot_arg]);
-    assert!(!output.status.success(), "{}", describe(&output));
-    assert!(stderr(&output).contains("has no image vectors"), "{}", describe(&output));
+    for args in [["--image", screenshot_arg], ["--retriever", "image"]] {
+        let output = env.run(&["search", "--kb", "plain", args[0], args[1], "stripes"]);
+        assert!(!output.status.success(), "{args:?}: {}", describe(&output));
+        assert!(stderr(&output).contains("has no image vectors"), "{args:?}: {}", describe(&output));
+    }
 }

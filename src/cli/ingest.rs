@@ -41,15 +41,35 @@ pub fn run(paths: &Paths, kb_name: &str, args: &IngestArgs, strings: &Strings) -
             }
         }
         let skipped = skipped_paths(&candidates);
-        if let Some(note) = skipped_note(&skipped) {
+        if let Some(note) = skipped_note(&skipped, strings) {
             eprintln!("{note}");
         }
         bail!("nothing to ingest: no supported file was found, so knowledge base `{kb_name}` was not created");
     }
 
-    let knowledge_base = KnowledgeBase::open_or_create(paths, kb_name)?;
-    let text_encoder = resolve_text_encoder(paths, &knowledge_base, args.text_encoder.as_deref(), usize::from(args.encoder_max_tokens), args.json)?;
-    let image_encoder = resolve_image_encoder(&knowledge_base, args.image_encoder.as_deref())?;
+    // The encoders load before a new knowledge base is created, so that a wrong encoder
+    // option leaves no empty knowledge base behind.
+    let existing = if exists { Some(KnowledgeBase::open(paths, kb_name)?) } else { None };
+    let recorded_text_encoder = match &existing {
+        Some(knowledge_base) => knowledge_base.recorded_text_encoder()?.map(|(_, dir)| dir),
+        None => None,
+    };
+    let recorded_image_encoder = match &existing {
+        Some(knowledge_base) => knowledge_base.recorded_image_encoder()?.map(|(_, location)| location),
+        None => None,
+    };
+    let text_encoder = resolve_text_encoder(
+        paths,
+        recorded_text_encoder,
+        args.text_encoder.as_deref(),
+        usize::from(args.encoder_max_tokens),
+        args.json,
+    )?;
+    let image_encoder = resolve_image_encoder(recorded_image_encoder, args.image_encoder.as_deref())?;
+    let knowledge_base = match existing {
+        Some(knowledge_base) => knowledge_base,
+        None => KnowledgeBase::open_or_create(paths, kb_name)?,
+    };
     let has_image_encoder = image_encoder.is_some();
     let options = IngestOptions {
         chunking: ChunkingOptions { max_chars: args.chunk_chars, overlap_chars: args.chunk_overlap },
@@ -72,7 +92,7 @@ pub fn run(paths: &Paths, kb_name: &str, args: &IngestArgs, strings: &Strings) -
     progress.enable_steady_tick(Duration::from_millis(200));
 
     let skipped = skipped_paths(&candidates);
-    let skipped_note = skipped_note(&skipped);
+    let skipped_note = skipped_note(&skipped, strings);
     let candidates: Vec<Candidate> =
         candidates.into_iter().filter(|candidate| !matches!(candidate, Candidate::Skipped(_))).collect();
     progress.set_length(candidates.len() as u64);
@@ -159,11 +179,18 @@ pub fn run(paths: &Paths, kb_name: &str, args: &IngestArgs, strings: &Strings) -
         }
         println!("{summary}");
     }
+    if !args.prune && !args.json {
+        let documents = knowledge_base.catalog()?.list()?;
+        let missing = documents.iter().filter(|document| !Path::new(&document.id).exists()).count();
+        if missing > 0 {
+            eprintln!("{}", strings.files_missing.replace("{count}", &missing.to_string()));
+        }
+    }
     if totals.failed > 0 && totals.ingested + totals.unchanged == 0 {
-        bail!("{} file(s) failed and none was ingested", totals.failed);
+        bail!("{}", strings.all_failed.replace("{count}", &totals.failed.to_string()));
     }
     if totals.failed > 0 {
-        bail!("{} file(s) failed; the other files were ingested or are unchanged", totals.failed);
+        bail!("{}", strings.some_failed.replace("{count}", &totals.failed.to_string()));
     }
     Ok(())
 }
@@ -256,7 +283,7 @@ impl<'a> From<&'a FileReport> for FileJson<'a> {
 /// knowledge base records, else the cached default if `make setup` installed it.
 fn resolve_text_encoder(
     paths: &Paths,
-    knowledge_base: &KnowledgeBase,
+    recorded: Option<PathBuf>,
     requested: Option<&str>,
     max_tokens: usize,
     quiet: bool,
@@ -264,8 +291,8 @@ fn resolve_text_encoder(
     let dir = match requested {
         Some("none") => return Ok(None),
         Some(dir) => PathBuf::from(dir),
-        None => match knowledge_base.recorded_text_encoder()? {
-            Some((_, dir)) => dir,
+        None => match recorded {
+            Some(dir) => dir,
             None => {
                 let default = paths.default_text_encoder();
                 if !default.is_dir() {
@@ -287,12 +314,12 @@ fn resolve_text_encoder(
 
 /// Picks the image encoder: `--image-encoder` (`none` turns image vectors off), else the one
 /// the knowledge base records, else none.
-fn resolve_image_encoder(knowledge_base: &KnowledgeBase, requested: Option<&str>) -> Result<Option<(Arc<dyn ImageEncoder>, String)>> {
+fn resolve_image_encoder(recorded: Option<String>, requested: Option<&str>) -> Result<Option<(Arc<dyn ImageEncoder>, String)>> {
     let location = match requested {
         Some("none") => return Ok(None),
         Some(location) => location.to_string(),
-        None => match knowledge_base.recorded_image_encoder()? {
-            Some((_, location)) => location,
+        None => match recorded {
+            Some(location) => location,
             None => return Ok(None),
         },
     };
@@ -315,7 +342,7 @@ fn skipped_paths(candidates: &[Candidate]) -> Vec<&Path> {
 
 /// Says how many files of unsupported types the folder walk skipped, by extension, e.g.
 /// `note: skipped 3 files of unsupported types (.docx 2, .xlsx 1)`.
-fn skipped_note(skipped: &[&Path]) -> Option<String> {
+fn skipped_note(skipped: &[&Path], strings: &Strings) -> Option<String> {
     if skipped.is_empty() {
         return None;
     }
@@ -324,15 +351,11 @@ fn skipped_note(skipped: &[&Path]) -> Option<String> {
         let extension = path
             .extension()
             .map(|extension| format!(".{}", extension.to_string_lossy().to_lowercase()))
-            .unwrap_or_else(|| "no extension".into());
+            .unwrap_or_else(|| strings.no_extension.into());
         *by_extension.entry(extension).or_default() += 1;
     }
     let kinds: Vec<String> = by_extension.iter().map(|(extension, count)| format!("{extension} {count}")).collect();
-    Some(format!(
-        "note: skipped {} file(s) of unsupported types in the folders ({})",
-        skipped.len(),
-        kinds.join(", ")
-    ))
+    Some(strings.skipped_unsupported.replace("{count}", &skipped.len().to_string()).replace("{kinds}", &kinds.join(", ")))
 }
 
 /// Lists what a file contributed, e.g. `3 pages, 12 chunks, 2 images, 1 page without text`,

@@ -501,7 +501,10 @@ pub fn load_image_encoder(location: &str) -> Result<(Arc<dyn ImageEncoder>, Stri
         let dir = config.parent().context("a cached file has a parent folder")?.to_path_buf();
         (dir, location.to_string(), location.to_string())
     } else {
-        bail!("image encoder folder `{location}` not found");
+        bail!(
+            "image encoder folder `{location}` not found: pass a CLIP model folder, or the id of a model \
+             that `docent models pull` downloaded, such as openai/clip-vit-base-patch32"
+        );
     };
     let encoder = ClipEncoder::load(&dir, &model_id)
         .with_context(|| format!("could not load image encoder `{location}`"))?;
