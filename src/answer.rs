@@ -216,10 +216,18 @@ impl Assistant {
     /// its vector is similar enough to the question's, or when it contains enough of the
     /// question's words (exact codes and names, which sentence vectors miss).
     fn covers_question(&self, query: &str, hits: &[SearchHit], options: &AnswerOptions) -> bool {
-        // NOTE: not judged for Chinese questions or knowledge bases without vectors. The
-        // default encoder reads English only, and word coverage alone did not separate
-        // covered from uncovered Chinese questions on the corpus.
-        if hits.is_empty() || crate::rag::text::contains_cjk(query) || self.knowledge_base.text_encoder().is_none() {
+        if hits.is_empty() {
+            return true;
+        }
+        // NOTE: a Chinese question is judged only by the Latin-script names it contains. The
+        // default encoder reads English only, and word coverage alone did not separate covered
+        // from uncovered Chinese questions on the corpus.
+        if crate::rag::text::contains_cjk(query) {
+            return hits
+                .iter()
+                .any(|hit| crate::rag::analyzer::latin_names_found(query, &format!("{}\n{}", hit.heading, hit.text)));
+        }
+        if self.knowledge_base.text_encoder().is_none() {
             return true;
         }
         hits.iter().any(|hit| {

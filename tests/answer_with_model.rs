@@ -74,6 +74,20 @@ fn unrelated_question_gets_no_sources() {
         let output = ask(question);
         assert!(!output["sources"].as_array().unwrap().is_empty(), "{question}: {output}");
     }
+
+    // A Chinese question is judged by the Latin-script names it contains: full text finds
+    // 如何 and 安装 in the Chinese page, but no page names Gentoo.
+    env.write("安装.md", "# 安装
+
+如何安装 XR-2000 水泵：先关闭电源，再固定底座。
+");
+    env.run_ok(&["ingest", "docs"]);
+    let output = ask("如何安装 Gentoo 系统？");
+    assert_eq!(output["sources"], json!([]), "{output}");
+    for question in ["如何安装 XR-2000 水泵？", "如何安装水泵？"] {
+        let output = ask(question);
+        assert!(!output["sources"].as_array().unwrap().is_empty(), "{question}: {output}");
+    }
 }
 
 #[test]

@@ -107,6 +107,26 @@ pub fn query_coverage(query: &str, text: &str) -> f32 {
     covered as f32 / query_terms.len() as f32
 }
 
+/// Tells whether a text contains any of the Latin-script names in a Chinese, Japanese or
+/// Korean query: runs of at least two ASCII letters and digits, such as `Gentoo`, `stage3` or
+/// `IPv6`, compared without case as whole words. A query without such names counts as found.
+///
+/// In such a query these names are its most specific words, and a manual that covers the
+/// question names them too. Chinese words themselves are too common to judge by: a question
+/// about something else still shares words like 安装 (install) or 文件 (file) with the manuals.
+pub fn latin_names_found(query: &str, text: &str) -> bool {
+    let names: Vec<String> = latin_words(query).filter(|word| word.len() >= 2).map(|word| word.to_ascii_lowercase()).collect();
+    if names.is_empty() {
+        return true;
+    }
+    let words: std::collections::HashSet<String> = latin_words(text).map(|word| word.to_ascii_lowercase()).collect();
+    names.iter().any(|name| words.contains(name))
+}
+
+fn latin_words(text: &str) -> impl Iterator<Item = &str> {
+    text.split(|c: char| !c.is_ascii_alphanumeric()).filter(|word| !word.is_empty())
+}
+
 /// Returns the analyzed terms of a text, in order, duplicates included.
 pub fn terms(analyzer: &mut TextAnalyzer, text: &str) -> Vec<String> {
     let mut stream = analyzer.token_stream(text);
@@ -128,6 +148,17 @@ mod tests {
         assert_eq!(query_coverage("Who painted the Mona Lisa?", text), 0.0);
         assert_eq!(query_coverage("intake valve", text), 0.5);
         assert_eq!(query_coverage("the of and", text), 1.0);
+    }
+
+    #[test]
+    fn latin_names_in_cjk_queries() {
+        let text = "使用 ping 探测 MTU：IPv4 头部 20 字节。Debian 的 apt 配置。";
+        assert!(latin_names_found("用 ping 探测 MTU 时要加多少字节？", text));
+        assert!(latin_names_found("Kubernetes 和 apt 有什么区别？", text), "one name is enough");
+        assert!(latin_names_found("如何设置口令？", text), "no names to look for");
+        assert!(!latin_names_found("如何安装 Gentoo 的 stage3 文件？", text));
+        assert!(!latin_names_found("如何配置 api 网关？", text), "whole words only: `apt` is not `api`");
+        assert!(!latin_names_found("如何配置 MT？", text), "whole words only: `MT` is not `MTU`");
     }
 
     #[test]
