@@ -20,7 +20,9 @@ pub struct PdfOptions {
     pub encrypted: bool,
     /// RGB images drawn on pages.
     pub images: Vec<PdfImage>,
-    /// Pages (0-based) shown turned by 90 degrees clockwise, with `/Rotate 90`.
+    /// Pages (0-based) shown turned by 90 degrees clockwise, with `/Rotate 90`, as a landscape
+    /// page is stored. Their text is drawn turned the other way, so that it reads upright on
+    /// screen. The runs' `x` and `y` are positions on the displayed 792 x 612 page.
     pub rotated_pages: Vec<usize>,
 }
 
@@ -102,7 +104,7 @@ pub fn build_pdf(pages: &[Vec<TextRun>], options: &PdfOptions) -> Vec<u8> {
             "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] {rotate}\
              /Resources << /Font << /F1 3 0 R /F2 4 0 R >> /XObject << {x_objects}>> >> /Contents {content_object} 0 R >>"
         ));
-        let mut content = content_stream(runs);
+        let mut content = content_stream(runs, options.rotated_pages.contains(&index));
         for (number, image) in &page_images {
             let _ = writeln!(
                 content,
@@ -154,15 +156,22 @@ fn stream_object(data: &str) -> String {
     format!("<< /Length {} >>\nstream\n{data}\nendstream", data.len())
 }
 
-fn content_stream(runs: &[TextRun]) -> String {
+fn content_stream(runs: &[TextRun], rotated: bool) -> String {
     let mut content = String::new();
     for run in runs {
+        // A turned page shows the media box's left edge at the top: the displayed point (x, y)
+        // is (612 - y, x) in page space, and the text runs up the page.
+        let placement = if rotated {
+            format!("0 1 -1 0 {} {} Tm", 612 - run.y as i64, run.x)
+        } else {
+            format!("{} {} Td", run.x, run.y)
+        };
         if run.text.is_ascii() {
             let escaped = run.text.replace('\\', "\\\\").replace('(', "\\(").replace(')', "\\)");
-            let _ = writeln!(content, "BT /F1 12 Tf {} {} Td ({escaped}) Tj ET", run.x, run.y);
+            let _ = writeln!(content, "BT /F1 12 Tf {placement} ({escaped}) Tj ET");
         } else {
             let hex: String = run.text.encode_utf16().map(|unit| format!("{unit:04X}")).collect();
-            let _ = writeln!(content, "BT /F2 12 Tf {} {} Td <{hex}> Tj ET", run.x, run.y);
+            let _ = writeln!(content, "BT /F2 12 Tf {placement} <{hex}> Tj ET");
         }
     }
     content
