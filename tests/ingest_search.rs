@@ -151,6 +151,15 @@ fn unknown_kb_says_what_to_do() {
     assert_eq!(message.lines().count(), 1, "one line: {message}");
     assert!(message.contains("knowledge base `nosuch` not found"), "{message}");
     assert!(message.contains("docent ingest --kb nosuch"), "{message}");
+
+    // A name close to an existing one is taken for a typo.
+    env.write("a.md", "alpha\n");
+    env.run_ok(&["ingest", "--kb", "manuals", "--text-encoder", "none", "docs"]);
+    let output = env.run(&["search", "--kb", "manulas", "alpha"]);
+    assert!(!output.status.success());
+    let message = stderr(&output);
+    assert!(message.contains("knowledge base `manulas` not found"), "{message}");
+    assert!(message.contains("did you mean `manuals`?"), "{message}");
 }
 
 #[test]

@@ -134,6 +134,19 @@ impl KnowledgeBase {
         validate_kb_name(name)?;
         let dir = paths.knowledge_base(name);
         if !dir.join("catalog.sqlite3").is_file() {
+            let existing = list_knowledge_bases(paths);
+            let closest = existing
+                .iter()
+                .map(|candidate| (strsim::damerau_levenshtein(name, candidate), candidate))
+                .filter(|(distance, _)| *distance <= 2)
+                .min();
+            if let Some((_, candidate)) = closest {
+                bail!(
+                    "knowledge base `{name}` not found in `{}`: did you mean `{candidate}`? \
+                     `docent kb list` shows all of them",
+                    paths.knowledge_bases().display()
+                );
+            }
             bail!(
                 "knowledge base `{name}` not found in `{}`: create it with `docent ingest --kb {name} PATH...`",
                 paths.knowledge_bases().display()
