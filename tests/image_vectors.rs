@@ -263,3 +263,22 @@ fn question_image_finds_same_picture() {
         assert!(stderr(&output).contains("has no image vectors"), "{args:?}: {}", describe(&output));
     }
 }
+
+#[test]
+fn image_batches_match_single_images() {
+    let env = TestEnv::new();
+    let model = env.root.path().join("clip");
+    write_tiny_clip(&model);
+    let encoder = ClipEncoder::load(&model, "clip").unwrap();
+    // Enough images for two batches, each a different colour.
+    let images: Vec<image::RgbImage> =
+        (0..11u8).map(|i| image::RgbImage::from_pixel(20, 20, image::Rgb([i * 20, 255 - i * 20, 90]))).collect();
+    let references: Vec<&image::RgbImage> = images.iter().collect();
+    let together = encoder.encode_images(&references).unwrap();
+    assert_eq!(together.len(), images.len());
+    for (index, image) in images.iter().enumerate() {
+        let alone = encoder.encode_images(&[image]).unwrap().remove(0);
+        let similarity = cosine(&alone, &together[index]);
+        assert!(similarity > 0.9999, "image {index}: batched and single vectors differ ({similarity})");
+    }
+}

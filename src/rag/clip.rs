@@ -15,6 +15,7 @@ use candle_transformers::models::clip::text_model::{Activation, ClipTextConfig};
 use candle_transformers::models::clip::vision_model::ClipVisionConfig;
 use candle_transformers::models::clip::{div_l2_norm, ClipConfig, ClipModel};
 use image::{imageops::FilterType, DynamicImage, RgbImage};
+use rayon::prelude::*;
 use serde::Deserialize;
 use serde_json::Value;
 use tokenizers::{Tokenizer, TruncationParams};
@@ -371,18 +372,23 @@ impl ImageEncoder for ClipEncoder {
         self.dimension
     }
 
+    /// Encodes batches side by side, as the text encoder does, because only candle's matrix
+    /// products use more than one core.
     fn encode_images(&self, images: &[&RgbImage]) -> Result<Vec<Vec<f32>>> {
-        let mut vectors = Vec::with_capacity(images.len());
-        for batch in images.chunks(IMAGE_BATCH_SIZE) {
-            let pixels = batch
-                .iter()
-                .map(|image| self.preprocessing.apply(image, &self.device))
-                .collect::<Result<Vec<_>>>()?;
-            let pixels = Tensor::stack(&pixels, 0)?;
-            let features = self.model.get_image_features(&pixels).context("the image encoder failed")?;
-            vectors.extend(div_l2_norm(&features)?.to_vec2::<f32>()?);
-        }
-        Ok(vectors)
+        let batches: Vec<&[&RgbImage]> = images.chunks(IMAGE_BATCH_SIZE).collect();
+        let encoded = batches
+            .par_iter()
+            .map(|batch| {
+                let pixels = batch
+                    .iter()
+                    .map(|image| self.preprocessing.apply(image, &self.device))
+                    .collect::<Result<Vec<_>>>()?;
+                let pixels = Tensor::stack(&pixels, 0)?;
+                let features = self.model.get_image_features(&pixels).context("the image encoder failed")?;
+                Ok(div_l2_norm(&features)?.to_vec2::<f32>()?)
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(encoded.into_iter().flatten().collect())
     }
 
     /// Encodes the text alone, without padding: candle's CLIP pools the hidden state at the

@@ -144,5 +144,6 @@ impl VectorCache {
 /// Texts encoded between cache writes and progress updates.
 const ENCODE_STEP: usize = 64;
 
-/// Images encoded between cache writes and progress updates.
-const IMAGE_ENCODE_STEP: usize = 8;
+/// Images encoded between cache writes and progress updates: two of the encoder's batches,
+/// which it runs side by side.
+const IMAGE_ENCODE_STEP: usize = 16;
