@@ -6,9 +6,21 @@
 # GGML_NATIVE and compiles for the instruction set of the machine that builds it.
 llama_requirement="llama-cpp-python==0.3.36"
 
+# On a CPU with AMX, llama.cpp 0.3.36 built with GGML_NATIVE also compiles its AMX kernels,
+# and its first chat completion crashed with SIGSEGV on a 2-core Intel Xeon VM
+# (2026-12-05). There the compilers are told not to use AMX, and llama.cpp keeps AVX-512.
+llama_cmake_args=""
+if [ -z "${CMAKE_ARGS:-}" ] && grep -qw amx_tile /proc/cpuinfo 2>/dev/null; then
+    no_amx="-mno-amx-tile -mno-amx-int8 -mno-amx-bf16"
+    # pip's build backend splits CMAKE_ARGS like a shell, so the flags are quoted.
+    llama_cmake_args="-DCMAKE_C_FLAGS='$no_amx' -DCMAKE_CXX_FLAGS='$no_amx'"
+fi
+
 install_bench_venv() {
     local venv="$cache/bench-venv"
-    if "$venv/bin/python" -c 'import llama_cpp, sys; sys.exit(llama_cpp.__version__ != sys.argv[1])' "${llama_requirement#*==}" 2>/dev/null; then
+    local flags_file="$venv/docent-cmake-args"
+    if "$venv/bin/python" -c 'import llama_cpp, sys; sys.exit(llama_cpp.__version__ != sys.argv[1])' "${llama_requirement#*==}" 2>/dev/null &&
+        [ "$(cat "$flags_file" 2>/dev/null)" = "$llama_cmake_args" ]; then
         say "cached: $venv ($llama_requirement)"
         return 0
     fi
@@ -17,7 +29,15 @@ install_bench_venv() {
     say "creating $venv with $llama_requirement (pip compiles llama.cpp; this takes several minutes)"
     rm -rf "$venv"
     python3 -m venv "$venv" || fail "could not create $venv: install python3-venv"
-    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --no-cache-dir "$llama_requirement" ||
-        fail "pip could not build $llama_requirement: check access to PyPI and the compiler output above"
+    if [ -n "$llama_cmake_args" ]; then
+        say "this CPU has AMX: building llama.cpp without it ($llama_cmake_args)"
+        CMAKE_ARGS="$llama_cmake_args" "$venv/bin/python" -m pip install --quiet --disable-pip-version-check \
+            --no-cache-dir "$llama_requirement" ||
+            fail "pip could not build $llama_requirement: check access to PyPI and the compiler output above"
+    else
+        "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --no-cache-dir "$llama_requirement" ||
+            fail "pip could not build $llama_requirement: check access to PyPI and the compiler output above"
+    fi
+    printf '%s' "$llama_cmake_args" >"$flags_file"
 }
 
