@@ -8,7 +8,7 @@ llama_requirement="llama-cpp-python==0.3.36"
 
 # On a CPU with AMX, llama.cpp 0.3.36 built with GGML_NATIVE also compiles its AMX kernels,
 # and its first chat completion crashed with SIGSEGV on a 2-core Intel Xeon VM
-# (2026-12-05). There the compilers are told not to use AMX, and llama.cpp keeps AVX-512.
+# (2026-12-05). There the build turns AMX off with -mno-amx-*, and llama.cpp keeps AVX-512.
 llama_cmake_args=""
 if [ -z "${CMAKE_ARGS:-}" ] && grep -qw amx_tile /proc/cpuinfo 2>/dev/null; then
     no_amx="-mno-amx-tile -mno-amx-int8 -mno-amx-bf16"
