@@ -262,6 +262,10 @@ fn question_image_finds_same_picture() {
         assert!(!output.status.success(), "{args:?}: {}", describe(&output));
         assert!(stderr(&output).contains("has no image vectors"), "{args:?}: {}", describe(&output));
     }
+    let questions = env.write("questions.jsonl", r#"{"question": "stripes", "doc": "stripes.png", "pages": []}"#);
+    let output = env.run(&["eval", "--kb", "plain", "--retriever", "image", questions.to_str().unwrap()]);
+    assert!(!output.status.success(), "{}", describe(&output));
+    assert!(stderr(&output).contains("has no image vectors"), "{}", describe(&output));
 }
 
 #[test]

@@ -17,6 +17,7 @@ const MIN_RESULTS: usize = 10;
 pub fn run(paths: &Paths, kb_name: &str, args: &EvalArgs) -> Result<()> {
     let questions = load_questions(&args.file)?;
     let knowledge_base = KnowledgeBase::open(paths, kb_name)?;
+    args.retrieval.check_image_vectors(&knowledge_base)?;
     warn_about_unknown_documents(&knowledge_base, &questions)?;
 
     let top_k = usize::from(args.top_k);

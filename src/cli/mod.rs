@@ -275,6 +275,19 @@ pub enum RetrieverChoice {
 }
 
 impl RetrievalArgs {
+    /// Rejects `--retriever image` on a knowledge base without image vectors, where it would
+    /// quietly find nothing.
+    pub fn check_image_vectors(&self, knowledge_base: &crate::rag::KnowledgeBase) -> anyhow::Result<()> {
+        if self.retriever == RetrieverChoice::Image && knowledge_base.image_encoder().is_none() {
+            anyhow::bail!(
+                "knowledge base `{}` has no image vectors, so `--retriever image` finds nothing: \
+                 ingest it with `--image-encoder`",
+                knowledge_base.name
+            );
+        }
+        Ok(())
+    }
+
     pub fn search_options(&self) -> crate::rag::SearchOptions {
         crate::rag::SearchOptions {
             full_text: matches!(self.retriever, RetrieverChoice::Hybrid | RetrieverChoice::FullText),

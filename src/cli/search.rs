@@ -9,7 +9,7 @@ use crate::rag::clip::flatten_on_white;
 use crate::rag::text::is_cjk;
 use crate::rag::{KnowledgeBase, SearchHit};
 
-use super::{RetrieverChoice, SearchArgs};
+use super::SearchArgs;
 
 #[derive(Serialize)]
 struct SearchOutput<'a> {
@@ -26,11 +26,11 @@ pub fn run(paths: &Paths, kb_name: &str, args: &SearchArgs) -> Result<()> {
             .with_context(|| format!("`{}` could not be decoded", path.display()))?;
         images.push(flatten_on_white(&decoded));
     }
-    let image_only = args.retrieval.retriever == RetrieverChoice::Image;
-    if (image_only || !images.is_empty()) && knowledge_base.image_encoder().is_none() {
+    args.retrieval.check_image_vectors(&knowledge_base)?;
+    if !images.is_empty() && knowledge_base.image_encoder().is_none() {
         bail!(
-            "knowledge base `{}` has no image vectors, so it cannot be searched by image vectors \
-             or with an image: ingest it with `--image-encoder`",
+            "knowledge base `{}` has no image vectors, so it cannot be searched with an image: \
+             ingest it with `--image-encoder`",
             knowledge_base.name
         );
     }
