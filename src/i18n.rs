@@ -101,10 +101,14 @@ pub struct Strings {
     pub failed: &'static str,
     pub removed: &'static str,
     pub removed_missing: &'static str,
-    /// Note after an ingest without an image encoder; `{images}` is the number of images.
+    /// Note after an ingest that stored images without an image encoder; `{images}` is the
+    /// number of images this ingest stored.
     pub images_by_text_only: &'static str,
     /// Note after an ingest without `--prune`; `{count}` is the number of documents whose file is gone.
     pub files_missing: &'static str,
+    /// Note when ingest creates a knowledge base whose name is close to an existing one;
+    /// `{name}` is the new name and `{similar}` the existing one.
+    pub creating_similar_kb: &'static str,
     /// Note on files a folder walk skipped; `{count}` files, `{kinds}` such as `.docx 2, .xlsx 1`.
     pub skipped_unsupported: &'static str,
     /// Shown in `{kinds}` for files without an extension.
@@ -178,12 +182,13 @@ static EN: Strings = Strings {
     failed: "failed",
     removed: "removed",
     removed_missing: "removed (the file no longer exists)",
+    creating_similar_kb: "note: creating a new knowledge base `{name}`; an existing one is named `{similar}` (check --kb for a typo)",
     files_missing: "note: the files of {count} document(s) no longer exist; `docent ingest --prune` removes them from the knowledge base",
     skipped_unsupported: "note: skipped {count} file(s) of unsupported types in the folders ({kinds})",
     no_extension: "no extension",
     all_failed: "{count} file(s) failed and none was ingested",
     some_failed: "{count} file(s) failed; the other files were ingested or are unchanged",
-    images_by_text_only: "note: no image encoder is configured, so the {images} images are found by their captions and surrounding text only; `--image-encoder` adds CLIP image vectors",
+    images_by_text_only: "note: no image encoder is configured, so the {images} images stored are found by their text only (captions, surrounding text or file names); `--image-encoder` adds CLIP image vectors",
     renamed_from: "renamed from",
     images_as_text: "The model read the images among the sources as their captions; it did not see the images.",
     pages: Counted { one: "page", other: "pages" },
@@ -232,12 +237,13 @@ static ZH: Strings = Strings {
     failed: "失败",
     removed: "已移除",
     removed_missing: "已移除（文件已不存在）",
+    creating_similar_kb: "提示：正在新建知识库 `{name}`；已有一个名为 `{similar}` 的知识库（请检查 --kb 是否拼写有误）",
     files_missing: "提示：有 {count} 个文档的文件已不存在；`docent ingest --prune` 会把它们从知识库中移除",
     skipped_unsupported: "提示：跳过了文件夹中 {count} 个不支持类型的文件（{kinds}）",
     no_extension: "无扩展名",
     all_failed: "{count} 个文件导入失败，没有任何文件被导入",
     some_failed: "{count} 个文件导入失败；其他文件已导入或未变化",
-    images_by_text_only: "提示：未配置图像编码器，{images} 张图片只能通过其说明文字和周围文字检索；使用 `--image-encoder` 可加入 CLIP 图像向量",
+    images_by_text_only: "提示：未配置图像编码器，本次保存的 {images} 张图片只能通过文字检索（图注、周围文字或文件名）；使用 `--image-encoder` 可加入 CLIP 图像向量",
     renamed_from: "已重命名，原路径",
     images_as_text: "来源中的图片只以其说明文字提供给模型，模型没有看到图片本身。",
     pages: Counted { one: "页", other: "页" },

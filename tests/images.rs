@@ -84,6 +84,9 @@ fn scanned_page_kept_as_image() {
     let hits = search(&env, "scanned page without text");
     let scan = hits.iter().find(|hit| hit["pages"] == serde_json::json!([2])).unwrap_or_else(|| panic!("{hits:#?}"));
     assert_eq!(scan["kind"], "image");
+    // The file's name, not the folders above it, whose words would match unrelated questions.
+    assert_eq!(scan["text"], "manual.pdf, page 2: scanned page without text", "{scan}");
+    assert!(search(&env, "docs").is_empty(), "the folder name is not indexed");
     let stored = image::open(image_file(&env, scan["image"].as_str().unwrap())).unwrap();
     assert_eq!(stored.height(), 1024, "the page is rendered to fit 1024 pixels");
 

@@ -160,6 +160,11 @@ fn unknown_kb_says_what_to_do() {
     let message = stderr(&output);
     assert!(message.contains("knowledge base `manulas` not found"), "{message}");
     assert!(message.contains("did you mean `manuals`?"), "{message}");
+
+    // Ingest creates the misspelled one, and its note names the existing one.
+    let output = env.run(&["ingest", "--kb", "manulas", "--text-encoder", "none", "docs"]);
+    assert!(output.status.success(), "{}", describe(&output));
+    assert!(stderr(&output).contains("an existing one is named `manuals`"), "{}", describe(&output));
 }
 
 #[test]

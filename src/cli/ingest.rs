@@ -15,7 +15,7 @@ use crate::rag::extract::check_pdfium;
 use crate::rag::clip::ImageEncoder;
 use crate::rag::embed::TextEncoder;
 use crate::rag::ingest::{collect_candidates, Candidate, Counts, FileReport, IngestOptions, Ingestor, Outcome, Progress};
-use crate::rag::{load_image_encoder, load_text_encoder, KnowledgeBase};
+use crate::rag::{load_image_encoder, load_text_encoder, similar_knowledge_base, KnowledgeBase};
 
 use super::IngestArgs;
 
@@ -68,7 +68,12 @@ pub fn run(paths: &Paths, kb_name: &str, args: &IngestArgs, strings: &Strings) -
     let image_encoder = resolve_image_encoder(recorded_image_encoder, args.image_encoder.as_deref())?;
     let knowledge_base = match existing {
         Some(knowledge_base) => knowledge_base,
-        None => KnowledgeBase::open_or_create(paths, kb_name)?,
+        None => {
+            if let Some(similar) = similar_knowledge_base(paths, kb_name) {
+                eprintln!("{}", strings.creating_similar_kb.replace("{name}", kb_name).replace("{similar}", &similar));
+            }
+            KnowledgeBase::open_or_create(paths, kb_name)?
+        }
     };
     let has_image_encoder = image_encoder.is_some();
     let options = IngestOptions {
@@ -160,9 +165,15 @@ pub fn run(paths: &Paths, kb_name: &str, args: &IngestArgs, strings: &Strings) -
             eprintln!("{note}");
         }
     }
-    let (images, _) = knowledge_base.image_counts()?;
-    if images > 0 && !has_image_encoder && !args.json {
-        eprintln!("{}", strings.images_by_text_only.replace("{images}", &images.to_string()));
+    let images_stored: u32 = reports
+        .iter()
+        .filter_map(|report| match &report.outcome {
+            Outcome::Ingested(counts) | Outcome::Renamed { counts, .. } | Outcome::IngestedWithoutText(counts) => Some(counts.images),
+            _ => None,
+        })
+        .sum();
+    if images_stored > 0 && !has_image_encoder && !args.json {
+        eprintln!("{}", strings.images_by_text_only.replace("{images}", &images_stored.to_string()));
     }
     let totals = Totals::count(&reports);
     if args.json {

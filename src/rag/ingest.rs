@@ -280,11 +280,15 @@ impl<'a> Ingestor<'a> {
                 std::fs::rename(&partial, &path).with_context(|| format!("could not write `{}`", path.display()))?;
             }
 
+            // Without a caption the text names the file, not its folders: words of the folder
+            // path (`manuals`, `install`) would match questions that have nothing to do with
+            // the image.
+            let file_name = Path::new(display_path).file_name().map_or(display_path.into(), |name| name.to_string_lossy());
             let text = match (image.caption.trim(), image.page) {
                 (caption, _) if !caption.is_empty() => caption.to_string(),
-                (_, Some(page)) if image.scanned_page => format!("{display_path}, page {page}: scanned page without text"),
-                (_, Some(page)) => format!("{display_path}, page {page}: image"),
-                (_, None) => display_path.to_string(),
+                (_, Some(page)) if image.scanned_page => format!("{file_name}, page {page}: scanned page without text"),
+                (_, Some(page)) => format!("{file_name}, page {page}: image"),
+                (_, None) => file_name.into_owned(),
             };
             records.push(ImageRecord {
                 ordinal: chunks.len() as u32,

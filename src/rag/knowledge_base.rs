@@ -134,13 +134,7 @@ impl KnowledgeBase {
         validate_kb_name(name)?;
         let dir = paths.knowledge_base(name);
         if !dir.join("catalog.sqlite3").is_file() {
-            let existing = list_knowledge_bases(paths);
-            let closest = existing
-                .iter()
-                .map(|candidate| (strsim::damerau_levenshtein(name, candidate), candidate))
-                .filter(|(distance, _)| *distance <= 2)
-                .min();
-            if let Some((_, candidate)) = closest {
+            if let Some(candidate) = similar_knowledge_base(paths, name) {
                 bail!(
                     "knowledge base `{name}` not found in `{}`: did you mean `{candidate}`? \
                      `docent kb list` shows all of them",
@@ -535,6 +529,18 @@ fn is_model_id(value: &str) -> bool {
         })
     };
     valid(parts.next()) && valid(parts.next()) && parts.next().is_none()
+}
+
+/// Returns the existing knowledge base whose name is closest to `name`, within two edits
+/// (insertions, deletions, substitutions or swaps of neighbours), to catch a typo.
+pub fn similar_knowledge_base(paths: &Paths, name: &str) -> Option<String> {
+    list_knowledge_bases(paths)
+        .into_iter()
+        .filter(|candidate| candidate != name)
+        .map(|candidate| (strsim::damerau_levenshtein(name, &candidate), candidate))
+        .filter(|(distance, _)| *distance <= 2)
+        .min()
+        .map(|(_, candidate)| candidate)
 }
 
 /// Lists the names of the knowledge bases under `$DOCENT_HOME`, sorted.

@@ -16,4 +16,6 @@ pub mod text;
 pub mod vector_cache;
 
 pub use index::{HitKind, Retriever, SearchHit};
-pub use knowledge_base::{list_knowledge_bases, load_image_encoder, load_text_encoder, KnowledgeBase, SearchOptions};
+pub use knowledge_base::{
+    list_knowledge_bases, load_image_encoder, load_text_encoder, similar_knowledge_base, KnowledgeBase, SearchOptions,
+};
