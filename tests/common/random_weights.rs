@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use candle_core::{Device, Tensor};
-use serde_json::Value;
+use serde_json::{json, Map, Value};
 
 #[derive(Clone, Copy, Debug)]
 pub enum Init {
@@ -79,6 +79,52 @@ impl ClipTower {
         add(format!("{prefix}.post_layernorm.weight"), vec![hidden], Init::Ones);
         add(format!("{prefix}.post_layernorm.bias"), vec![hidden], Init::Zeros);
     }
+}
+
+/// Builds a `tokenizer.json` for byte-level BPE without merges: one token per UTF-8 byte, byte
+/// `b` being token `byte_offset + b`, plus the special tokens. The ByteLevel decoder is required:
+/// mistral.rs builds an llguidance token trie at load time
+/// (`toktrie_hf_tokenizers::ByteTokenizer::from_tokenizer`), which fails with "can't determine
+/// decoder type" unless the decoder is ByteLevel or ByteFallback.
+pub fn byte_level_tokenizer_json(specials: &[(u32, &str)], byte_offset: u32, normalizer: Value, post_processor: Value) -> Value {
+    let mut vocab = Map::new();
+    for (id, content) in specials {
+        vocab.insert(content.to_string(), json!(id));
+    }
+    for (byte, ch) in byte_chars().into_iter().enumerate() {
+        vocab.insert(ch.to_string(), json!(byte_offset + byte as u32));
+    }
+    let added_tokens: Vec<Value> = specials
+        .iter()
+        .map(|(id, content)| {
+            json!({
+                "id": id, "content": content, "single_word": false, "lstrip": false,
+                "rstrip": false, "normalized": false, "special": true
+            })
+        })
+        .collect();
+    json!({
+        "version": "1.0",
+        "truncation": null,
+        "padding": null,
+        "added_tokens": added_tokens,
+        "normalizer": normalizer,
+        "pre_tokenizer": { "type": "ByteLevel", "add_prefix_space": false, "trim_offsets": true, "use_regex": true },
+        "post_processor": post_processor,
+        "decoder": { "type": "ByteLevel", "add_prefix_space": true, "trim_offsets": true, "use_regex": true },
+        "model": {
+            "type": "BPE",
+            "dropout": null,
+            "unk_token": null,
+            "continuing_subword_prefix": null,
+            "end_of_word_suffix": null,
+            "fuse_unk": false,
+            "byte_fallback": false,
+            "ignore_merges": false,
+            "vocab": vocab,
+            "merges": []
+        }
+    })
 }
 
 /// GPT-2 `bytes_to_unicode`: the character byte `b` becomes in a ByteLevel vocabulary.

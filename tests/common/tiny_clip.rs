@@ -7,9 +7,9 @@
 
 use std::path::Path;
 
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 
-use super::random_weights::{byte_chars, write_json, write_random_safetensors, ClipTower, Init};
+use super::random_weights::{byte_level_tokenizer_json, write_json, write_random_safetensors, ClipTower, Init};
 
 pub const TEXT_HIDDEN: usize = 32;
 pub const VISION_HIDDEN: usize = 48;
@@ -114,59 +114,16 @@ pub fn preprocessor_config_json() -> Value {
 /// Lowercases like CLIP's tokenizer and wraps every text in the start and end tokens.
 pub fn tokenizer_json() -> Value {
     let specials = [(START_ID, "<|startoftext|>"), (END_ID, "<|endoftext|>")];
-    let mut vocab = Map::new();
-    for (byte, ch) in byte_chars().into_iter().enumerate() {
-        vocab.insert(ch.to_string(), json!(byte as u32));
-    }
-    for (id, content) in specials {
-        vocab.insert(content.to_string(), json!(id));
-    }
-    let added_tokens: Vec<Value> = specials
-        .iter()
-        .map(|(id, content)| {
-            json!({
-                "id": id, "content": content, "single_word": false, "lstrip": false,
-                "rstrip": false, "normalized": false, "special": true
-            })
-        })
-        .collect();
-    json!({
-        "version": "1.0",
-        "truncation": null,
-        "padding": null,
-        "added_tokens": added_tokens,
-        "normalizer": { "type": "Lowercase" },
-        "pre_tokenizer": { "type": "ByteLevel", "add_prefix_space": false, "trim_offsets": true, "use_regex": true },
-        "post_processor": {
-            "type": "TemplateProcessing",
-            "single": [
-                { "SpecialToken": { "id": "<|startoftext|>", "type_id": 0 } },
-                { "Sequence": { "id": "A", "type_id": 0 } },
-                { "SpecialToken": { "id": "<|endoftext|>", "type_id": 0 } }
-            ],
-            "pair": [
-                { "SpecialToken": { "id": "<|startoftext|>", "type_id": 0 } },
-                { "Sequence": { "id": "A", "type_id": 0 } },
-                { "Sequence": { "id": "B", "type_id": 0 } },
-                { "SpecialToken": { "id": "<|endoftext|>", "type_id": 0 } }
-            ],
-            "special_tokens": {
-                "<|startoftext|>": { "id": "<|startoftext|>", "ids": [START_ID], "tokens": ["<|startoftext|>"] },
-                "<|endoftext|>": { "id": "<|endoftext|>", "ids": [END_ID], "tokens": ["<|endoftext|>"] }
-            }
-        },
-        "decoder": { "type": "ByteLevel", "add_prefix_space": true, "trim_offsets": true, "use_regex": true },
-        "model": {
-            "type": "BPE",
-            "dropout": null,
-            "unk_token": null,
-            "continuing_subword_prefix": null,
-            "end_of_word_suffix": null,
-            "fuse_unk": false,
-            "byte_fallback": false,
-            "ignore_merges": false,
-            "vocab": vocab,
-            "merges": []
+    let start = json!({ "SpecialToken": { "id": "<|startoftext|>", "type_id": 0 } });
+    let end = json!({ "SpecialToken": { "id": "<|endoftext|>", "type_id": 0 } });
+    let post_processor = json!({
+        "type": "TemplateProcessing",
+        "single": [start, { "Sequence": { "id": "A", "type_id": 0 } }, end],
+        "pair": [start, { "Sequence": { "id": "A", "type_id": 0 } }, { "Sequence": { "id": "B", "type_id": 0 } }, end],
+        "special_tokens": {
+            "<|startoftext|>": { "id": "<|startoftext|>", "ids": [START_ID], "tokens": ["<|startoftext|>"] },
+            "<|endoftext|>": { "id": "<|endoftext|>", "ids": [END_ID], "tokens": ["<|endoftext|>"] }
         }
-    })
+    });
+    byte_level_tokenizer_json(&specials, 0, json!({ "type": "Lowercase" }), post_processor)
 }

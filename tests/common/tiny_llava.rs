@@ -9,9 +9,9 @@
 
 use std::path::Path;
 
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 
-use super::random_weights::{byte_chars, write_json, write_random_safetensors, ClipTower, Init};
+use super::random_weights::{byte_level_tokenizer_json, write_json, write_random_safetensors, ClipTower, Init};
 
 // ---- Vision tower (CLIP ViT) ----
 pub const VISION_HIDDEN: usize = 32;
@@ -184,49 +184,9 @@ pub fn preprocessor_config_json() -> Value {
     })
 }
 
-/// Byte-level BPE with no merges: the vocabulary is the 256 GPT-2 byte characters plus the
-/// special tokens. The ByteLevel decoder is required: mistral.rs builds an llguidance token
-/// trie at load time (`toktrie_hf_tokenizers::ByteTokenizer::from_tokenizer`), which fails
-/// with "can't determine decoder type" unless the decoder is ByteLevel or ByteFallback.
+/// Byte-level BPE with no merges and LLaVA's special tokens.
 pub fn tokenizer_json() -> Value {
     let specials = [(UNK_ID, "<unk>"), (BOS_ID, "<s>"), (EOS_ID, "</s>"), (IMAGE_TOKEN_ID, "<image>"), (PAD_ID, "<pad>")];
-    let mut vocab = Map::new();
-    for (id, content) in specials {
-        vocab.insert(content.to_string(), json!(id));
-    }
-    for (byte, ch) in byte_chars().into_iter().enumerate() {
-        vocab.insert(ch.to_string(), json!(BYTE_OFFSET + byte as u32));
-    }
-    let added_tokens: Vec<Value> = specials
-        .iter()
-        .map(|(id, content)| {
-            json!({
-                "id": id, "content": content, "single_word": false, "lstrip": false,
-                "rstrip": false, "normalized": false, "special": true
-            })
-        })
-        .collect();
-    json!({
-        "version": "1.0",
-        "truncation": null,
-        "padding": null,
-        "added_tokens": added_tokens,
-        "normalizer": null,
-        "pre_tokenizer": { "type": "ByteLevel", "add_prefix_space": false, "trim_offsets": true, "use_regex": true },
-        "post_processor": null,
-        "decoder": { "type": "ByteLevel", "add_prefix_space": true, "trim_offsets": true, "use_regex": true },
-        "model": {
-            "type": "BPE",
-            "dropout": null,
-            "unk_token": null,
-            "continuing_subword_prefix": null,
-            "end_of_word_suffix": null,
-            "fuse_unk": false,
-            "byte_fallback": false,
-            "ignore_merges": false,
-            "vocab": vocab,
-            "merges": []
-        }
-    })
+    byte_level_tokenizer_json(&specials, BYTE_OFFSET, Value::Null, Value::Null)
 }
 
