@@ -81,6 +81,25 @@ impl ClipTower {
     }
 }
 
+/// Builds a `preprocessor_config.json` of `CLIPImageProcessor` for square images of
+/// `image_size` pixels, with the OpenAI CLIP normalization.
+pub fn clip_preprocessor_config_json(image_size: usize) -> Value {
+    json!({
+        "image_processor_type": "CLIPImageProcessor",
+        "do_convert_rgb": true,
+        "do_resize": true,
+        "size": { "shortest_edge": image_size },
+        "resample": 3,
+        "do_center_crop": true,
+        "crop_size": { "height": image_size, "width": image_size },
+        "do_rescale": true,
+        "rescale_factor": 0.00392156862745098,
+        "do_normalize": true,
+        "image_mean": [0.48145466, 0.4578275, 0.40821073],
+        "image_std": [0.26862954, 0.26130258, 0.27577711]
+    })
+}
+
 /// Builds a `tokenizer.json` for byte-level BPE without merges: one token per UTF-8 byte, byte
 /// `b` being token `byte_offset + b`, plus the special tokens. The ByteLevel decoder is required:
 /// mistral.rs builds an llguidance token trie at load time

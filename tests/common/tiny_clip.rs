@@ -9,7 +9,7 @@ use std::path::Path;
 
 use serde_json::{json, Value};
 
-use super::random_weights::{byte_level_tokenizer_json, write_json, write_random_safetensors, ClipTower, Init};
+use super::random_weights::{byte_level_tokenizer_json, clip_preprocessor_config_json, write_json, write_random_safetensors, ClipTower, Init};
 
 pub const TEXT_HIDDEN: usize = 32;
 pub const VISION_HIDDEN: usize = 48;
@@ -96,19 +96,7 @@ pub fn config_json() -> Value {
 }
 
 pub fn preprocessor_config_json() -> Value {
-    json!({
-        "image_processor_type": "CLIPImageProcessor",
-        "do_resize": true,
-        "size": { "shortest_edge": IMAGE_SIZE },
-        "resample": 3,
-        "do_center_crop": true,
-        "crop_size": { "height": IMAGE_SIZE, "width": IMAGE_SIZE },
-        "do_rescale": true,
-        "rescale_factor": 0.00392156862745098,
-        "do_normalize": true,
-        "image_mean": [0.48145466, 0.4578275, 0.40821073],
-        "image_std": [0.26862954, 0.26130258, 0.27577711]
-    })
+    clip_preprocessor_config_json(IMAGE_SIZE)
 }
 
 /// Lowercases like CLIP's tokenizer and wraps every text in the start and end tokens.

@@ -437,7 +437,7 @@ pub(crate) struct FileListCache {
 /// a 135M-parameter model on 2 cores made about a million context switches. Run on a worker,
 /// the pass splits each operation in place and the caller's core stays busy.
 fn run_on_cpu_pool<R>(on_cpu: bool, forward: impl FnOnce() -> R) -> R {
-    /// Lets a pass that holds non-`Send` values, such as its boxed inputs, run on a worker.
+    /// Wrapper that lets a pass with non-`Send` captures, such as its boxed inputs, run on a worker.
     struct AssertSend<T>(T);
     // SAFETY: the calling thread blocks in `rayon::scope` until the pass returns, so no value
     // is used by two threads at once. The thread-locals on the CPU path (in candle-core 0.10.2)
