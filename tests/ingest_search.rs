@@ -411,6 +411,40 @@ fn long_table_rows_keep_their_header() {
     }
 }
 
+/// A PDF table longer than a chunk, drawn as positioned cells without any markup, is read
+/// as a table: split between rows, with the header row on top of every piece.
+#[test]
+fn long_pdf_table_rows_keep_their_header() {
+    let env = TestEnv::new();
+    let rows: Vec<[String; 3]> = std::iter::once(["Code".to_string(), "Meaning".to_string(), "Action".to_string()])
+        .chain((100..140).map(|number| {
+            [format!("E-{number}"), format!("Sensor {number} reports a fault"), format!("Replace part P-{number}")]
+        }))
+        .collect();
+    let mut runs = vec![TextRun { text: "Error codes of the pump display.", x: 72, y: 740 }];
+    for (index, row) in rows.iter().enumerate() {
+        let y = 710 - 15 * index as u32;
+        runs.push(TextRun { text: &row[0], x: 72, y });
+        runs.push(TextRun { text: &row[1], x: 150, y });
+        runs.push(TextRun { text: &row[2], x: 360, y });
+    }
+    env.write("codes.pdf", build_pdf(&[runs], &PdfOptions::default()));
+    env.run_ok(&["ingest", "--text-encoder", "none", "docs"]);
+
+    let results = env.search_json("default", "E-137");
+    let top = &results["results"][0];
+    let text = top["text"].as_str().unwrap();
+    assert_eq!(top["pages"], serde_json::json!([1]), "{results}");
+    assert!(text.starts_with("| Code | Meaning | Action |\n|---|---|---|\n"), "{text}");
+    assert!(text.contains("| E-137 | Sensor 137 reports a fault | Replace part P-137 |"), "{text}");
+    for line in text.lines() {
+        assert!(line.starts_with('|') && line.ends_with('|'), "a row was cut: {line}");
+    }
+    let first = env.search_json("default", "E-100");
+    let first_text = first["results"][0]["text"].as_str().unwrap();
+    assert!(first_text.starts_with("| Code | Meaning | Action |\n|---|---|---|\n| E-100 |"), "{first}");
+}
+
 /// Results give the characters of the page text they cover.
 #[test]
 fn results_carry_character_ranges() {
@@ -478,7 +512,7 @@ fn two_column_page_read_by_column() {
 
     let table = env.search_json("default", "E-303 outlet pipe frozen");
     let table_text = table["results"][0]["text"].as_str().unwrap();
-    assert!(table_text.contains("E-303 Outlet pipe frozen, thaw it."), "{table}");
+    assert!(table_text.contains("| E-303 | Outlet pipe frozen, thaw it. |"), "{table}");
 
     let plain = env.search_json("default", "E-102");
     assert_eq!(plain["results"][0]["text"], "Error E-102 means the intake filter is blocked.\nClean the filter.", "{plain}");

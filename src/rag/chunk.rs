@@ -145,6 +145,8 @@ fn is_navigation_page(text: &str) -> bool {
 }
 
 fn is_leader_line(line: &str) -> bool {
+    // An entry read as a table row ends in the row's closing `|`.
+    let line = line.trim_end_matches(|c: char| c == '|' || c.is_whitespace());
     let ends_in_number = line.chars().last().is_some_and(|c| c.is_ascii_digit());
     let has_leader = ["....", ". . . .", "····", "…"].iter().any(|leader| line.contains(leader));
     ends_in_number && has_leader

@@ -6,7 +6,8 @@ use std::sync::OnceLock;
 
 use pdfium_render::prelude::*;
 
-use super::text::{clean, is_cjk};
+use super::layout::{self, Bounds};
+use super::text::clean;
 
 /// File format, which decides how the text is read and split into chunks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -229,7 +230,9 @@ fn extract_pdf(path: &Path, pdfium_path: &Path) -> Result<Extracted, ExtractErro
         if columns.is_some() {
             tracing::debug!(page = number, "reading the page as two columns");
         }
-        let text = clean(&columns.unwrap_or_else(|| all_text(&page, &page_text)));
+        // A page with a table is read from its segments' positions, which show the cells.
+        let laid_out = columns.or_else(|| text_with_tables(&page_text, page.width().value));
+        let text = clean(&laid_out.unwrap_or_else(|| all_text(&page, &page_text)));
         let has_text = !text.trim().is_empty();
 
         let (mut page_images, largest_coverage) = page_images(&document, &page, &page_text, number);
@@ -394,6 +397,24 @@ fn two_column_text(page_text: &PdfPageText, page_width: f32) -> Option<String> {
     Some(parts.join("\n"))
 }
 
+/// Returns a page's text with its tables written as Markdown tables, or `None` for a page
+/// without a table. Segment texts are read only for a page with a table, because each costs a
+/// pdfium call.
+fn text_with_tables(page_text: &PdfPageText, page_width: f32) -> Option<String> {
+    let text_segments = page_text.segments();
+    let boxes: Vec<Bounds> = text_segments.iter().map(|segment| bounds_of(&segment.bounds())).collect();
+    let lines = layout::group_lines(&boxes);
+    let tables = layout::find_tables(&boxes, &lines, PROSE_COLUMN_SHARE * page_width);
+    if tables.is_empty() {
+        return None;
+    }
+    let texts: Vec<String> = text_segments.iter().map(|segment| segment.text()).collect();
+    Some(layout::write_lines_with_tables(&boxes, &lines, &tables, &texts))
+}
+
+/// Share of the page width from which a column is a column of prose rather than of a table.
+const PROSE_COLUMN_SHARE: f32 = 0.3;
+
 /// Finds an x position, in points, that splits the segments into two columns of prose, or
 /// `None`. The gutter must be a clear band at least [`GUTTER_POINTS`] wide, wider than the
 /// space between words. Both columns must be at least 30% of the page wide, at most 10% of
@@ -424,7 +445,8 @@ fn find_gutter(segments: &[PdfRect], page_width: f32) -> Option<f32> {
                 (left_edge, right_edge)
             };
             let ((left_start, left_end), (right_start, right_end)) = (extent(&left), extent(&right));
-            let wide = left_end - left_start >= 0.3 * page_width && right_end - right_start >= 0.3 * page_width;
+            let wide = left_end - left_start >= PROSE_COLUMN_SHARE * page_width
+                && right_end - right_start >= PROSE_COLUMN_SHARE * page_width;
             let close = right_start - left_end <= 0.1 * page_width;
             if side_by_side && crossing_above && wide && close && fills_column(&left) && fills_column(&right) {
                 return Some(x);
@@ -470,53 +492,15 @@ fn fills_column(rects: &[&PdfRect]) -> bool {
     median >= 0.6 * (column_right - column_left) && gapped_lines * 3 <= lines.len()
 }
 
-/// Appends a text segment after a space, except between two CJK characters: Chinese text
-/// comes as one segment per character, written without spaces.
-fn push_word(text: &mut String, segment: &str) {
-    let cjk_pair = text.chars().last().is_some_and(is_cjk) && segment.chars().next().is_some_and(is_cjk);
-    if !text.is_empty() && !cjk_pair {
-        text.push(' ');
-    }
-    text.push_str(segment);
+/// Returns the text of segments, line by line from the top of the page.
+fn join_lines(segments: Vec<&(PdfRect, String)>) -> String {
+    let boxes: Vec<Bounds> = segments.iter().map(|(rect, _)| bounds_of(rect)).collect();
+    let texts: Vec<String> = segments.into_iter().map(|(_, text)| text.clone()).collect();
+    layout::write_lines(&boxes, &layout::group_lines(&boxes), &texts)
 }
 
-/// Joins segments into lines, top to bottom and left to right. A segment joins a line when
-/// their heights overlap by at least half the smaller one, so that leader dots and page
-/// numbers, which sit lower than the words, stay on their entry's line.
-fn join_lines(mut segments: Vec<&(PdfRect, String)>) -> String {
-    segments.sort_by(|a, b| b.0.top().value.total_cmp(&a.0.top().value));
-    // Each line: its vertical span and its segments.
-    let mut lines: Vec<(f32, f32, Vec<&(PdfRect, String)>)> = Vec::new();
-    for segment in segments {
-        let (bottom, top) = (segment.0.bottom().value, segment.0.top().value);
-        let overlapping = lines.iter_mut().find(|(line_bottom, line_top, _)| {
-            let overlap = top.min(*line_top) - bottom.max(*line_bottom);
-            overlap >= 0.5 * (top - bottom).min(*line_top - *line_bottom)
-        });
-        match overlapping {
-            Some(line) => {
-                line.0 = line.0.min(bottom);
-                line.1 = line.1.max(top);
-                line.2.push(segment);
-            }
-            None => lines.push((bottom, top, vec![segment])),
-        }
-    }
-    lines.sort_by(|a, b| b.1.total_cmp(&a.1));
-
-    let mut text = String::new();
-    for (_, _, mut line) in lines {
-        line.sort_by(|a, b| a.0.left().value.total_cmp(&b.0.left().value));
-        if !text.is_empty() {
-            text.push('\n');
-        }
-        let mut line_text = String::new();
-        for (_, segment_text) in line {
-            push_word(&mut line_text, segment_text.trim());
-        }
-        text.push_str(&line_text);
-    }
-    text
+fn bounds_of(rect: &PdfRect) -> Bounds {
+    Bounds { left: rect.left().value, right: rect.right().value, bottom: rect.bottom().value, top: rect.top().value }
 }
 
 /// Finds the text that describes an image: the lines right below or above it (where
@@ -541,7 +525,7 @@ fn caption_near(page_text: &PdfPageText, bounds: &PdfRect) -> String {
         lines.sort_by(|a, b| line_of(&a.0).cmp(&line_of(&b.0)).then(a.0.left().value.total_cmp(&b.0.left().value)));
         let mut joined = String::new();
         for (_, text) in lines {
-            push_word(&mut joined, text.trim());
+            layout::push_word(&mut joined, text.trim());
         }
         clean(&joined).trim().to_string()
     };

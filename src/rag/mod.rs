@@ -12,6 +12,7 @@ pub mod extract;
 pub mod index;
 pub mod ingest;
 pub mod knowledge_base;
+pub mod layout;
 pub mod text;
 pub mod vector_cache;
 
