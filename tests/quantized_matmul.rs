@@ -6,8 +6,8 @@ use candle_core::{Device, Module, Tensor};
 
 /// Weights of the shape of a small model's projection, with an offset so that Q4_1's
 /// minimum term matters.
-fn weights() -> Tensor {
-    Tensor::randn(0.1f32, 1.0, (96, 256), &Device::Cpu).unwrap()
+fn weights(columns: usize) -> Tensor {
+    Tensor::randn(0.1f32, 1.0, (96, columns), &Device::Cpu).unwrap()
 }
 
 fn max_relative_error(actual: &Tensor, expected: &Tensor) -> f32 {
@@ -19,9 +19,13 @@ fn max_relative_error(actual: &Tensor, expected: &Tensor) -> f32 {
 /// Multiplies through the quantized matmul and through f32 arithmetic on the dequantized
 /// weights, which is what the scalar kernels compute up to the rounding of the input.
 fn compare(dtype: GgmlDType, rows: usize) -> f32 {
-    let quantized = QTensor::quantize(&weights(), dtype).unwrap();
+    compare_with_width(dtype, rows, 256)
+}
+
+fn compare_with_width(dtype: GgmlDType, rows: usize, columns: usize) -> f32 {
+    let quantized = QTensor::quantize(&weights(columns), dtype).unwrap();
     let reference_weights = quantized.dequantize(&Device::Cpu).unwrap();
-    let input = Tensor::randn(0f32, 1.0, (rows, 256), &Device::Cpu).unwrap();
+    let input = Tensor::randn(0f32, 1.0, (rows, columns), &Device::Cpu).unwrap();
 
     let actual = QMatMul::from_qtensor(quantized).unwrap().forward(&input).unwrap();
     let expected = input.matmul(&reference_weights.t().unwrap()).unwrap();
@@ -50,5 +54,15 @@ fn q8_0_and_q4_k_agree_with_reference() {
             let error = compare(dtype, rows);
             assert!(error < 0.02, "{dtype:?} with {rows} rows: relative error {error}");
         }
+    }
+}
+
+#[test]
+fn odd_block_count_matches_reference() {
+    // 288 values are 9 blocks of 32, so a kernel that takes blocks in pairs must handle the
+    // last one alone.
+    for dtype in [GgmlDType::Q4_1, GgmlDType::Q8_0] {
+        let error = compare_with_width(dtype, 1, 288);
+        assert!(error < 0.02, "{dtype:?}: relative error {error}");
     }
 }
