@@ -17,6 +17,9 @@ pub struct Bounds {
 /// table cells: wider than the space between words, as narrow as a compact table's gap.
 pub const CELL_GAP_POINTS: f32 = 12.0;
 
+/// Distance in points within which a segment's left edge counts as starting a column.
+const ALIGNMENT_POINTS: f32 = 2.0;
+
 /// Rows a table needs, its header included. Two lines that break at the same place are often a
 /// label and a value, or a page header, so a table takes three.
 const MIN_TABLE_ROWS: usize = 3;
@@ -124,6 +127,9 @@ pub struct Table {
 /// column of the first such line. A line whose cells all lie under columns after the first
 /// continues the row above (a cell that wraps). Runs whose columns are all wider than
 /// `max_column_points` are side-by-side columns of prose, not a table.
+///
+/// NOTE: a page set in three or more narrow columns of short entries, such as a reference card,
+/// reads as one table across its columns, because the entries of neighbouring columns share lines.
 pub fn find_tables(boxes: &[Bounds], lines: &[Vec<usize>], max_column_points: f32) -> Vec<Table> {
     let mut tables = Vec::new();
     let mut building: Option<TableBuilder> = None;
@@ -237,8 +243,16 @@ impl TableBuilder {
         if self.bottom - top > 2.0 * self.line_height.max(height) {
             return false;
         }
-        let Some(columns) = self.assign(cells) else {
-            return false;
+        let split;
+        let (cells, columns) = match self.assign(cells) {
+            Some(columns) => (cells, columns),
+            None => {
+                split = self.split_at_columns(boxes, cells);
+                match self.assign(&split) {
+                    Some(columns) => (split.as_slice(), columns),
+                    None => return false,
+                }
+            }
         };
         if cells.len() >= 2 {
             let mut row = vec![Vec::new(); self.columns.len()];
@@ -279,6 +293,33 @@ impl TableBuilder {
             assigned.push(column);
         }
         Some(assigned)
+    }
+
+    /// Splits cells before each segment that starts at a later column's left edge. A cell that
+    /// nearly fills its column leaves less than [`CELL_GAP_POINTS`] before the next one, so the
+    /// two came out as one cell.
+    fn split_at_columns(&self, boxes: &[Bounds], cells: &[Cell]) -> Vec<Cell> {
+        let column_at = |left: f32| self.columns.iter().position(|column| (column.0 - left).abs() <= ALIGNMENT_POINTS);
+        let mut split = Vec::new();
+        for cell in cells {
+            let mut current: Option<(usize, Cell)> = None;
+            for &segment in &cell.segments {
+                let bounds = boxes[segment];
+                if let Some((column, part)) = &mut current {
+                    let starts_column = column_at(bounds.left).filter(|next| next > column && bounds.left > part.right);
+                    if starts_column.is_none() {
+                        part.right = part.right.max(bounds.right);
+                        part.segments.push(segment);
+                        continue;
+                    }
+                }
+                split.extend(current.take().map(|(_, part)| part));
+                let column = column_at(bounds.left).unwrap_or(0);
+                current = Some((column, Cell { left: bounds.left, right: bounds.right, segments: vec![segment] }));
+            }
+            split.extend(current.map(|(_, part)| part));
+        }
+        split
     }
 
     fn widen(&mut self, column: usize, cell: &Cell) {
@@ -359,6 +400,20 @@ mod tests {
             &[(72.0, "E-102"), (150.0, "Filter blocked")],
         ]);
         assert_eq!(text, "| Code | Meaning |\n|---|---|\n| E-101 | Low pressure at the intake side |\n| E-102 | Filter blocked |");
+    }
+
+    #[test]
+    fn full_cell_splits_at_next_column() {
+        // "Supply voltage out of" ends 5 points before the Action column: closer than a cell gap.
+        let text = tables_text(&[
+            &[(72.0, "Code"), (110.0, "Meaning"), (220.0, "Action")],
+            &[(72.0, "E-1"), (110.0, "Low"), (220.0, "Open the valve")],
+            &[(72.0, "E-5"), (110.0, "Supply voltage out of"), (220.0, "Measure it")],
+        ]);
+        assert_eq!(
+            text,
+            "| Code | Meaning | Action |\n|---|---|---|\n| E-1 | Low | Open the valve |\n| E-5 | Supply voltage out of | Measure it |"
+        );
     }
 
     #[test]
