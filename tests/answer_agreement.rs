@@ -69,3 +69,44 @@ fn fast_prompt_path_agrees_with_quantized() {
     let mean = shares.iter().sum::<f64>() / shares.len() as f64;
     assert!(mean >= 0.4, "answers agree on {mean:.2} of their length on average: {shares:?}");
 }
+
+/// Chunk size that turns query chunking off, so that every query attends to every key.
+const WHOLE_ATTENTION: (&str, &str) = ("MISTRALRS_CPU_ATTENTION_CHUNK_SIZE", "1000000000");
+
+/// On the CPU, prompt attention runs in chunks of 256 queries that leave out the keys the
+/// causal mask hides from them. That drops only zero terms, so greedy answers to a prompt of
+/// several chunks must match those of attention over all keys.
+#[test]
+fn chunked_prompt_attention_agrees_with_whole() {
+    let env = TestEnv::new();
+    let mut manual = String::from("# Pump XR-2000 service guide\n\n");
+    for number in 1..=12 {
+        manual.push_str(&format!(
+            "## Valve V-{number}\n\nValve V-{number} sits on line {number} of the pump housing. Close it \
+             before removing filter F-{number}, then turn screw S-{number} a quarter turn and wait \
+             {number} minutes before opening it again. Replace its seal every {number}00 hours.\n\n"
+        ));
+    }
+    env.write("service.md", manual);
+    env.run_ok(&["ingest", "--text-encoder", "none", "docs"]);
+
+    let answer_with = |whole: bool| -> (String, u64) {
+        let mut command = env.docent();
+        command.args(["ask", "--json", "--max-tokens", "24", "--top-k", "8", "--context-tokens", "1024"]);
+        command.arg("How long do I wait after turning screw S-7 on valve V-7?");
+        if whole {
+            command.env(WHOLE_ATTENTION.0, WHOLE_ATTENTION.1);
+        } else {
+            command.env_remove(WHOLE_ATTENTION.0);
+        }
+        let output = command.output().unwrap();
+        assert!(output.status.success(), "{}", common::describe(&output));
+        let parsed: Value = serde_json::from_slice(&output.stdout).unwrap();
+        (parsed["answer"].as_str().unwrap().to_string(), parsed["usage"]["prompt_tokens"].as_u64().unwrap())
+    };
+    let (chunked, prompt_tokens) = answer_with(false);
+    let (whole, _) = answer_with(true);
+    assert!(prompt_tokens > 512, "the prompt has {prompt_tokens} tokens, fewer than three chunks");
+    let share = shared_prefix(&chunked, &whole);
+    assert!(share >= 0.5, "chunked: {chunked:?}\nwhole:   {whole:?}\nshared {share:.2}");
+}

@@ -12,6 +12,19 @@ pub(crate) use backends::{flash_attn, maybe_synchronize, naive_sdpa, sinks_attn}
 /// Chunk size for attention computation to avoid OOM on long sequences
 pub(crate) const ATTENTION_CHUNK_SIZE: usize = 1024;
 
+/// Query chunk size on the CPU, where chunks also skip the keys a causal mask hides: the smaller
+/// the chunk, the more of the masked half of a long prompt's attention is never computed. The
+/// environment variable `MISTRALRS_CPU_ATTENTION_CHUNK_SIZE` overrides it, for measurements.
+static CPU_ATTENTION_CHUNK_SIZE: std::sync::LazyLock<usize> = std::sync::LazyLock::new(|| {
+    std::env::var("MISTRALRS_CPU_ATTENTION_CHUNK_SIZE")
+        .ok()
+        .and_then(|value| value.parse().ok())
+        .filter(|size| *size > 0)
+        .unwrap_or(DEFAULT_CPU_ATTENTION_CHUNK_SIZE)
+});
+
+const DEFAULT_CPU_ATTENTION_CHUNK_SIZE: usize = 256;
+
 /// Generic chunked attention computation that can be used by different backends
 pub(crate) fn chunked_attention<F>(
     q: &Tensor,
@@ -24,19 +37,26 @@ where
     F: Fn(&Tensor, &Tensor, &Tensor, Option<&Tensor>) -> Result<Tensor>,
 {
     let seq_len = q.dim(2)?;
+    let on_cpu = q.device().is_cpu();
+    let chunk_size = if on_cpu {
+        *CPU_ATTENTION_CHUNK_SIZE
+    } else {
+        ATTENTION_CHUNK_SIZE
+    };
 
-    if seq_len <= ATTENTION_CHUNK_SIZE {
+    if seq_len <= chunk_size {
         // For short sequences, use the regular path
         return attention_fn(q, k, v, mask);
     }
 
     // Chunk the query to avoid OOM on long sequences
-    let num_chunks = seq_len.div_ceil(ATTENTION_CHUNK_SIZE);
+    let num_chunks = seq_len.div_ceil(chunk_size);
     let mut attn_chunks = Vec::with_capacity(num_chunks);
+    let kv_len = k.dim(2)?;
 
     for chunk_idx in 0..num_chunks {
-        let offset = chunk_idx * ATTENTION_CHUNK_SIZE;
-        let chunk_len = ATTENTION_CHUNK_SIZE.min(seq_len - offset);
+        let offset = chunk_idx * chunk_size;
+        let chunk_len = chunk_size.min(seq_len - offset);
 
         // Extract query chunk
         let q_chunk = q.narrow(2, offset, chunk_len)?;
@@ -62,14 +82,55 @@ where
             })
             .transpose()?;
 
+        // On the CPU, keys after the chunk's last query position are left out when the mask
+        // hides them from every query of the chunk, as a causal mask does.
+        let visible_keys = match &mask_chunk {
+            Some(mask_chunk) if on_cpu => {
+                let key_end = (kv_len + offset + chunk_len).saturating_sub(seq_len);
+                if key_end > 0 && key_end < kv_len && hides_keys_from(mask_chunk, key_end)? {
+                    key_end
+                } else {
+                    kv_len
+                }
+            }
+            _ => kv_len,
+        };
+
         // Compute attention for this chunk
-        let att_chunk = attention_fn(&q_chunk, k, v, mask_chunk.as_ref())?;
+        let att_chunk = if visible_keys < kv_len {
+            let mask_chunk = mask_chunk
+                .as_ref()
+                .map(|m| m.narrow(m.rank() - 1, 0, visible_keys))
+                .transpose()?;
+            attention_fn(
+                &q_chunk,
+                &k.narrow(2, 0, visible_keys)?,
+                &v.narrow(2, 0, visible_keys)?,
+                mask_chunk.as_ref(),
+            )?
+        } else {
+            attention_fn(&q_chunk, k, v, mask_chunk.as_ref())?
+        };
 
         attn_chunks.push(att_chunk);
     }
 
     // Concatenate all chunks along the sequence dimension
     Tensor::cat(&attn_chunks, 2)
+}
+
+/// Tells whether an F32 mask whose last dimension is the keys hides every key from `key_start`
+/// on from every query: each such entry is `-inf` or `f32::MIN`, the values mistral.rs's causal
+/// masks use. A mask whose key dimension is broadcast (size 1) hides nothing this way.
+fn hides_keys_from(mask: &Tensor, key_start: usize) -> Result<bool> {
+    let key_dim = mask.rank() - 1;
+    let keys = mask.dim(key_dim)?;
+    if mask.dtype() != DType::F32 || key_start >= keys {
+        return Ok(false);
+    }
+    let hidden = mask.narrow(key_dim, key_start, keys - key_start)?;
+    let largest = hidden.flatten_all()?.max(0)?.to_scalar::<f32>()?;
+    Ok(largest <= f32::MIN)
 }
 
 fn repeat_kv(x: Tensor, n_rep: usize) -> Result<Tensor> {
