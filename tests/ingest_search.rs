@@ -438,7 +438,8 @@ fn long_pdf_table_rows_keep_their_header() {
     assert!(text.starts_with("| Code | Meaning | Action |\n|---|---|---|\n"), "{text}");
     assert!(text.contains("| E-137 | Sensor 137 reports a fault | Replace part P-137 |"), "{text}");
     for line in text.lines() {
-        assert!(line.starts_with('|') && line.ends_with('|'), "a row was cut: {line}");
+        assert!(line.starts_with('|'), "a row was cut at its start: {line}");
+        assert!(line.ends_with('|'), "a row was cut at its end: {line}");
     }
     let first = env.search_json("default", "E-100");
     let first_text = first["results"][0]["text"].as_str().unwrap();

@@ -119,9 +119,9 @@ where
     Tensor::cat(&attn_chunks, 2)
 }
 
-/// Tells whether an F32 mask whose last dimension is the keys hides every key from `key_start`
-/// on from every query: each such entry is `-inf` or `f32::MIN`, the values mistral.rs's causal
-/// masks use. A mask whose key dimension is broadcast (size 1) hides nothing this way.
+/// Returns whether an F32 mask whose last dimension is the keys hides every key from
+/// `key_start` on from every query. Each such entry must be `-inf` or `f32::MIN`, the values
+/// mistral.rs's causal masks use. A mask whose key dimension is broadcast (size 1) hides nothing this way.
 fn hides_keys_from(mask: &Tensor, key_start: usize) -> Result<bool> {
     let key_dim = mask.rank() - 1;
     let keys = mask.dim(key_dim)?;

@@ -63,9 +63,9 @@ static FLASH_ATTN_POOL: LazyLock<ThreadPool> = LazyLock::new(|| {
 });
 
 /// Runs `work` in the pool of the flash-attention kernels. Only macOS builds a pool of its own,
-/// for the QoS hint above. Elsewhere the work runs in the caller's pool, because a second pool's
-/// idle threads keep spinning after each call and take the CPU from the first pool's threads:
-/// on 2 cores, 24% of a CPU decode went to the attention pool's threads, mostly yielding.
+/// for the QoS hint above. Elsewhere the work runs in the caller's pool. A second pool's idle
+/// threads keep spinning after each call and take the CPU from the first pool's threads, so on
+/// 2 cores 24% of a CPU decode went to the attention pool's threads, mostly yielding.
 #[cfg(target_os = "macos")]
 fn in_attention_pool<R: Send>(work: impl FnOnce() -> R + Send) -> R {
     FLASH_ATTN_POOL.install(work)
