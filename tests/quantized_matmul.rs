@@ -66,3 +66,15 @@ fn odd_block_count_matches_reference() {
         assert!(error < 0.02, "{dtype:?}: relative error {error}");
     }
 }
+
+#[test]
+fn few_rows_match_reference() {
+    // 2 to 31 rows take the quantized kernel column by column, each weight row against every
+    // input row.
+    for dtype in [GgmlDType::Q4_1, GgmlDType::Q8_0] {
+        for rows in [2, 5, 31] {
+            let error = compare(dtype, rows);
+            assert!(error < 0.02, "{dtype:?} with {rows} rows: relative error {error}");
+        }
+    }
+}

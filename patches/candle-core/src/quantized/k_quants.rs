@@ -2301,6 +2301,30 @@ pub fn matmul<T: GgmlType>(
         }
     }
 
+    if m > 1 {
+        // Columns outer and rows inner: each weight row is read from memory once for all the
+        // input rows, while it is in the L1 cache. Row by row, a short prompt read all the
+        // weights once per row. The results are gathered per column, then transposed.
+        let mut by_column = vec![0f32; n * m];
+        by_column
+            .par_chunks_mut(m)
+            .enumerate()
+            .with_min_len((128 / m).max(1))
+            .for_each(|(col_idx, column)| {
+                let rhs_col = &rhs_t[col_idx * k_in_blocks..(col_idx + 1) * k_in_blocks];
+                for (row_idx, value) in column.iter_mut().enumerate() {
+                    let lhs_row = &lhs_b[row_idx * k_in_blocks..(row_idx + 1) * k_in_blocks];
+                    *value = T::vec_dot(k, rhs_col, lhs_row);
+                }
+            });
+        for (col_idx, column) in by_column.chunks_exact(m).enumerate() {
+            for (row_idx, value) in column.iter().enumerate() {
+                dst[row_idx * n + col_idx] = *value;
+            }
+        }
+        return Ok(());
+    }
+
     for row_idx in 0..m {
         let lhs_row = &lhs_b[row_idx * k_in_blocks..(row_idx + 1) * k_in_blocks];
         let dst_row = &mut dst[row_idx * n..(row_idx + 1) * n];
