@@ -34,19 +34,24 @@ const MANUAL_ZH: &str = "# 水泵维护手册\n\n## 密封圈\n\n更换密封圈
 const QUANTIZED_PATH: (&str, &str) = ("CANDLE_DEQUANTIZE_MIN_ROWS", "1000000000");
 
 fn answer(env: &TestEnv, question: &str, quantized: bool) -> String {
-    let mut command = env.docent();
-    command.args(["ask", "--json", "--max-tokens", "24", question]);
-    if quantized {
-        command.env(QUANTIZED_PATH.0, QUANTIZED_PATH.1);
-    } else {
-        command.env_remove(QUANTIZED_PATH.0);
-    }
-    let output = command.output().unwrap();
-    assert!(output.status.success(), "{}", common::describe(&output));
-    let parsed: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let parsed = ask_json(env, &["--max-tokens", "24", question], QUANTIZED_PATH, quantized);
     parsed["answer"].as_str().unwrap().to_string()
 }
 
+/// Runs `docent ask --json ARGS` with the environment variable `(name, value)` set when `set`
+/// is true and removed otherwise, and returns the parsed output.
+fn ask_json(env: &TestEnv, args: &[&str], variable: (&str, &str), set: bool) -> Value {
+    let mut command = env.docent();
+    command.args(["ask", "--json"]).args(args);
+    if set {
+        command.env(variable.0, variable.1);
+    } else {
+        command.env_remove(variable.0);
+    }
+    let output = command.output().unwrap();
+    assert!(output.status.success(), "{}", common::describe(&output));
+    serde_json::from_slice(&output.stdout).unwrap()
+}
 
 #[test]
 fn fast_prompt_path_agrees_with_quantized() {
@@ -91,17 +96,8 @@ fn chunked_prompt_attention_agrees_with_whole() {
     env.run_ok(&["ingest", "--text-encoder", "none", "docs"]);
 
     let answer_with = |whole: bool| -> (String, u64) {
-        let mut command = env.docent();
-        command.args(["ask", "--json", "--max-tokens", "24", "--top-k", "8", "--context-tokens", "1024"]);
-        command.arg("How long do I wait after turning screw S-7 on valve V-7?");
-        if whole {
-            command.env(WHOLE_ATTENTION.0, WHOLE_ATTENTION.1);
-        } else {
-            command.env_remove(WHOLE_ATTENTION.0);
-        }
-        let output = command.output().unwrap();
-        assert!(output.status.success(), "{}", common::describe(&output));
-        let parsed: Value = serde_json::from_slice(&output.stdout).unwrap();
+        let args = ["--max-tokens", "24", "--top-k", "8", "--context-tokens", "1024", "How long do I wait after turning screw S-7 on valve V-7?"];
+        let parsed = ask_json(&env, &args, WHOLE_ATTENTION, whole);
         (parsed["answer"].as_str().unwrap().to_string(), parsed["usage"]["prompt_tokens"].as_u64().unwrap())
     };
     let (chunked, prompt_tokens) = answer_with(false);

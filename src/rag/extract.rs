@@ -226,12 +226,16 @@ fn extract_pdf(path: &Path, pdfium_path: &Path) -> Result<Extracted, ExtractErro
         let page_text = page.text().map_err(|error| ExtractError::Pdfium(format!("page {number}: {error}")))?;
         // pdfium returns side-by-side columns line by line across the page; such a page is
         // read column by column instead.
-        let columns = if set_in_columns { two_column_text(&page_text, page.width().value) } else { None };
+        // Listing segments is slow in pdfium-render (it recounts them for each one), so their
+        // bounds are listed once for both layouts.
+        let segment_bounds: Vec<PdfRect> = page_text.segments().iter().map(|segment| segment.bounds()).collect();
+        let columns =
+            if set_in_columns { two_column_text(&page_text, &segment_bounds, page.width().value) } else { None };
         if columns.is_some() {
             tracing::debug!(page = number, "reading the page as two columns");
         }
         // A page with a table is read from its segments' positions, which show the cells.
-        let laid_out = columns.or_else(|| text_with_tables(&page_text, page.width().value));
+        let laid_out = columns.or_else(|| text_with_tables(&page_text, &segment_bounds, page.width().value));
         let text = clean(&laid_out.unwrap_or_else(|| all_text(&page, &page_text)));
         let has_text = !text.trim().is_empty();
 
@@ -368,16 +372,15 @@ const MIN_COLUMN_SEGMENTS: usize = 3;
 /// a vertical gutter in the middle third of the page that no segment crosses, with text on
 /// both sides at the same heights. Segments that cross the gutter above both columns, such as
 /// a title, come first. Returns `None` for a page of one column.
-fn two_column_text(page_text: &PdfPageText, page_width: f32) -> Option<String> {
+fn two_column_text(page_text: &PdfPageText, bounds: &[PdfRect], page_width: f32) -> Option<String> {
     // Reading a segment's text costs a pdfium call each, so the gutter is looked for on the
     // segments' bounds alone, and the text is read only for a page of two columns.
-    let text_segments = page_text.segments();
-    let bounds: Vec<PdfRect> = text_segments.iter().map(|segment| segment.bounds()).collect();
     if bounds.len() < 2 * MIN_COLUMN_SEGMENTS {
         return None;
     }
-    let gutter = find_gutter(&bounds, page_width)?;
-    let segments: Vec<(PdfRect, String)> = text_segments
+    let gutter = find_gutter(bounds, page_width)?;
+    let segments: Vec<(PdfRect, String)> = page_text
+        .segments()
         .iter()
         .map(|segment| (segment.bounds(), segment.text()))
         .filter(|(_, text)| !text.trim().is_empty())
@@ -400,15 +403,14 @@ fn two_column_text(page_text: &PdfPageText, page_width: f32) -> Option<String> {
 /// Returns a page's text with its tables written as Markdown tables, or `None` for a page
 /// without a table. Segment texts are read only for a page with a table, because each costs a
 /// pdfium call.
-fn text_with_tables(page_text: &PdfPageText, page_width: f32) -> Option<String> {
-    let text_segments = page_text.segments();
-    let boxes: Vec<Bounds> = text_segments.iter().map(|segment| bounds_of(&segment.bounds())).collect();
+fn text_with_tables(page_text: &PdfPageText, bounds: &[PdfRect], page_width: f32) -> Option<String> {
+    let boxes: Vec<Bounds> = bounds.iter().map(bounds_of).collect();
     let lines = layout::group_lines(&boxes);
     let tables = layout::find_tables(&boxes, &lines, PROSE_COLUMN_SHARE * page_width);
     if tables.is_empty() {
         return None;
     }
-    let texts: Vec<String> = text_segments.iter().map(|segment| segment.text()).collect();
+    let texts: Vec<String> = page_text.segments().iter().map(|segment| segment.text()).collect();
     Some(layout::write_lines_with_tables(&boxes, &lines, &tables, &texts))
 }
 
