@@ -95,14 +95,29 @@ fn chunked_prompt_attention_agrees_with_whole() {
     env.write("service.md", manual);
     env.run_ok(&["ingest", "--text-encoder", "none", "docs"]);
 
-    let answer_with = |whole: bool| -> (String, u64) {
-        let args = ["--max-tokens", "24", "--top-k", "8", "--context-tokens", "1024", "How long do I wait after turning screw S-7 on valve V-7?"];
+    let answer_with = |question: &str, whole: bool| -> (String, u64) {
+        let args = ["--max-tokens", "16", "--top-k", "8", "--context-tokens", "1024", question];
         let parsed = ask_json(&env, &args, WHOLE_ATTENTION, whole);
         (parsed["answer"].as_str().unwrap().to_string(), parsed["usage"]["prompt_tokens"].as_u64().unwrap())
     };
-    let (chunked, prompt_tokens) = answer_with(false);
-    let (whole, _) = answer_with(true);
-    assert!(prompt_tokens > 512, "the prompt has {prompt_tokens} tokens, fewer than three chunks");
-    let share = shared_prefix(&chunked, &whole);
-    assert!(share >= 0.5, "chunked: {chunked:?}\nwhole:   {whole:?}\nshared {share:.2}");
+    // The prompt names the files by their temporary paths, so it differs from run to run. Where
+    // the model's two best next tokens are nearly tied, rounding can pick either, so one answer
+    // of four may differ. Keys read from the wrong head made two of four differ at once.
+    let questions = [
+        "How long do I wait after turning screw S-7 on valve V-7?",
+        "Which filter do I remove after closing valve V-3?",
+        "How often is the seal of valve V-9 replaced?",
+        "Where does valve V-5 sit?",
+    ];
+    let mut shares = Vec::new();
+    for question in questions {
+        let (chunked, prompt_tokens) = answer_with(question, false);
+        let (whole, _) = answer_with(question, true);
+        assert!(prompt_tokens > 512, "the prompt has {prompt_tokens} tokens, fewer than three chunks");
+        let share = shared_prefix(&chunked, &whole);
+        eprintln!("{question}\n  chunked: {chunked:?}\n  whole:   {whole:?}\n  shared: {share:.2}");
+        shares.push(share);
+    }
+    let identical = shares.iter().filter(|share| **share == 1.0).count();
+    assert!(identical >= 3, "only {identical} of 4 answers are identical: {shares:?}");
 }

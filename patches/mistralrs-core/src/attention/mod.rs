@@ -102,10 +102,12 @@ where
                 .as_ref()
                 .map(|m| m.narrow(m.rank() - 1, 0, visible_keys))
                 .transpose()?;
+            // The narrowed keys and values are copied out, because the attention functions'
+            // matrix products expect each head's rows to follow the previous head's.
             attention_fn(
                 &q_chunk,
-                &k.narrow(2, 0, visible_keys)?,
-                &v.narrow(2, 0, visible_keys)?,
+                &k.narrow(2, 0, visible_keys)?.contiguous()?,
+                &v.narrow(2, 0, visible_keys)?.contiguous()?,
                 mask_chunk.as_ref(),
             )?
         } else {
