@@ -560,3 +560,48 @@ fn ligature_page_found_by_plain_letters() {
         assert!(text.contains("the ＵＳＢ port"), "{query}: {results}");
     }
 }
+
+/// The title and page number a PDF repeats on every page stay out of its passages.
+#[test]
+fn running_header_and_page_numbers_are_dropped() {
+    let env = TestEnv::new();
+    let bodies = [
+        "Safety comes first: unplug the pump.",
+        "Error E-102 means the intake filter is blocked.",
+        "Replace the seal ring every spring.",
+        "Store the pump dry in winter.",
+    ];
+    let pages: Vec<Vec<String>> = bodies
+        .iter()
+        .enumerate()
+        .map(|(index, body)| vec!["Pump XR-2000 manual".to_string(), body.to_string(), format!("{}", index + 1)])
+        .collect();
+    let pages: Vec<Vec<&str>> = pages.iter().map(|lines| lines.iter().map(String::as_str).collect()).collect();
+    let pages: Vec<&[&str]> = pages.iter().map(Vec::as_slice).collect();
+    env.write("manual.pdf", pdf_from_lines(&pages));
+    env.run_ok(&["ingest", "--text-encoder", "none", "docs"]);
+
+    let results = env.search_json("default", "intake filter");
+    assert_eq!(results["results"][0]["pages"], serde_json::json!([2]), "{results}");
+    assert_eq!(results["results"][0]["text"], bodies[1], "{results}");
+}
+
+/// A catalog written before documents recorded how their text was read (it lacks the
+/// `extraction` column) gets its files read again, once.
+#[test]
+fn older_catalog_files_are_read_again() {
+    let env = TestEnv::new();
+    env.write("manual.pdf", manual_pdf());
+    env.run_ok(&["ingest", "--text-encoder", "none", "docs"]);
+    let catalog = env.home().join("kb/default/catalog.sqlite3");
+    let connection = rusqlite::Connection::open(&catalog).unwrap();
+    connection.execute("ALTER TABLE documents DROP COLUMN extraction", []).unwrap();
+    drop(connection);
+
+    let upgraded = env.run_ok(&["ingest", "--text-encoder", "none", "docs"]);
+    assert!(upgraded.contains("docs/manual.pdf: ingested (3 pages"), "{upgraded}");
+    let again = env.run_ok(&["ingest", "--text-encoder", "none", "docs"]);
+    assert!(again.contains("docs/manual.pdf: unchanged"), "{again}");
+    let results = env.search_json("default", "E-102");
+    assert_eq!(results["results"].as_array().unwrap().len(), 1, "{results}");
+}

@@ -7,6 +7,7 @@ use std::sync::OnceLock;
 use pdfium_render::prelude::*;
 
 use super::layout::{self, Bounds};
+use super::running_lines;
 use super::text::clean;
 
 /// File format, which decides how the text is read and split into chunks.
@@ -67,6 +68,11 @@ pub struct Extracted {
     pub pages: Vec<PageText>,
     pub images: Vec<ExtractedImage>,
 }
+
+/// Version of the text this module reads from a file. A change that alters the text of
+/// files already ingested raises it, and the next ingest then reads such files again instead
+/// of keeping them as unchanged. Version 1 removes running headers and footers.
+pub const EXTRACTION_VERSION: u32 = 1;
 
 /// Maximum side of a kept image, in pixels. It bounds memory and disk per image and leaves
 /// room above the input size of common vision encoders (336 pixels for LLaVA 1.5).
@@ -255,6 +261,7 @@ fn extract_pdf(path: &Path, pdfium_path: &Path) -> Result<Extracted, ExtractErro
         extracted.images.extend(page_images);
         extracted.pages.push(PageText { number: Some(number), text });
     }
+    running_lines::strip_running_lines(&mut extracted.pages);
     Ok(extracted)
 }
 

@@ -18,7 +18,7 @@ use super::catalog::{Catalog, DocumentRecord, DocumentStatus, ImageRecord};
 use super::chunk::{chunk_document, Chunk, ChunkingOptions};
 use super::clip::ImageEncoder;
 use super::embed::TextEncoder;
-use super::extract::{extract, DocumentKind, ExtractedImage};
+use super::extract::{extract, DocumentKind, ExtractedImage, EXTRACTION_VERSION};
 use super::knowledge_base::{
     KnowledgeBase, IMAGE_ENCODER_PATH_SETTING, IMAGE_ENCODER_SETTING, TEXT_ENCODER_PATH_SETTING, TEXT_ENCODER_SETTING,
 };
@@ -180,7 +180,10 @@ impl<'a> Ingestor<'a> {
         let previous = self.catalog.get(&id)?;
         if let Some(previous) = &previous {
             if previous.sha256 == sha256 && previous.status != DocumentStatus::Failed && self.has_vectors(previous)? {
-                return report(Outcome::Unchanged);
+                if previous.extraction == EXTRACTION_VERSION {
+                    return report(Outcome::Unchanged);
+                }
+                tracing::info!(path = %display_path, "reading the file again: an older version of docent ingested it");
             }
         }
 
@@ -201,6 +204,7 @@ impl<'a> Ingestor<'a> {
                         error: Some(reason.clone()),
                         pages: 0,
                         chunks: 0,
+                        extraction: EXTRACTION_VERSION,
                     })?;
                 }
                 return report(Outcome::Failed(reason));
@@ -240,6 +244,7 @@ impl<'a> Ingestor<'a> {
             error: None,
             pages: page_count,
             chunks: chunks.len() as u32,
+            extraction: EXTRACTION_VERSION,
         };
         let replaces = renamed_from.as_ref().map(|old| old.id.as_str());
         self.catalog.commit_document(&record, vectors.as_deref(), &images, &image_vectors, replaces)?;
