@@ -162,3 +162,47 @@ fn crc32(bytes: &[u8]) -> u32 {
     }
     !crc
 }
+
+/// A question that asks for a screenshot finds the figure before the passages that share its
+/// other words, although the caption does not say "screenshot".
+#[test]
+fn screenshot_question_prefers_the_figure() {
+    let env = TestEnv::new();
+    let topics = ["valve", "filter", "seal", "motor", "cable", "switch", "hose", "gasket", "bearing", "fuse"];
+    // Pages of manual-sized passages, so that word weights are like those of a real manual.
+    let filler = [
+        "Check the {} every month and replace a worn {} before the season starts.",
+        "Keep a spare {} in the service kit, and note each change in the log book.",
+        "A {} that leaks, hums or runs hot needs a technician; do not open it yourself.",
+        "Order parts by the number printed on the {}, and quote the serial number too.",
+    ];
+    let mut lines: Vec<Vec<String>> = topics
+        .iter()
+        .map(|topic| filler.iter().map(|line| line.replace("{}", topic)).collect())
+        .collect();
+    lines.push(vec![
+        "While the base system installs, a progress bar shows the installer's work.".into(),
+        "安装基本系统时会显示进度条。".into(),
+        "The installer asks no questions in this step, which takes a few minutes.".into(),
+        "A slow mirror makes this step longer; choose a closer one if it drags on.".into(),
+    ]);
+    let mut pages: Vec<Vec<TextRun>> = lines
+        .iter()
+        .map(|page| page.iter().enumerate().map(|(index, line)| run(line, 72, 740 - 20 * index as u32)).collect())
+        .collect();
+    pages.push(vec![run("Figure 12. Installing the base system", 72, 480), run("图 12. 安装基本系统", 72, 460)]);
+    let figure_page = pages.len();
+    let options =
+        PdfOptions { images: vec![PdfImage::gradient(figure_page - 1, 160, 120, 72, 500)], ..PdfOptions::default() };
+    env.write("manual.pdf", build_pdf(&pages, &options));
+    ingest_json(&env, &["docs"]);
+
+    for question in [
+        "Show me the screenshot of installing the base system",
+        "安装基本系统的截图",
+    ] {
+        let hits = search(&env, question);
+        assert_eq!(hits[0]["kind"], "image", "{question}: {hits:#?}");
+        assert_eq!(hits[0]["pages"], serde_json::json!([figure_page]), "{question}: {hits:#?}");
+    }
+}

@@ -586,8 +586,8 @@ fn running_header_and_page_numbers_are_dropped() {
     assert_eq!(results["results"][0]["text"], bodies[1], "{results}");
 }
 
-/// A catalog written before documents recorded how their text was read (it lacks the
-/// `extraction` column) gets its files read again, once.
+/// A catalog written before documents recorded the version of docent's ingest (it lacks the
+/// `ingest_version` column) gets its files read again, once.
 #[test]
 fn older_catalog_files_are_read_again() {
     let env = TestEnv::new();
@@ -595,7 +595,7 @@ fn older_catalog_files_are_read_again() {
     env.run_ok(&["ingest", "--text-encoder", "none", "docs"]);
     let catalog = env.home().join("kb/default/catalog.sqlite3");
     let connection = rusqlite::Connection::open(&catalog).unwrap();
-    connection.execute("ALTER TABLE documents DROP COLUMN extraction", []).unwrap();
+    connection.execute("ALTER TABLE documents DROP COLUMN ingest_version", []).unwrap();
     drop(connection);
 
     let upgraded = env.run_ok(&["ingest", "--text-encoder", "none", "docs"]);

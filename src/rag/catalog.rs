@@ -50,9 +50,9 @@ pub struct DocumentRecord {
     pub error: Option<String>,
     pub pages: u32,
     pub chunks: u32,
-    /// [`EXTRACTION_VERSION`](super::extract::EXTRACTION_VERSION) the text was read with; 0
-    /// for documents ingested before versions were recorded.
-    pub extraction: u32,
+    /// [`INGEST_VERSION`](super::ingest::INGEST_VERSION) that made the document's passages;
+    /// 0 for documents ingested before versions were recorded.
+    pub ingest_version: u32,
 }
 
 const VECTOR_GENERATION_KEY: &str = "vector_generation";
@@ -102,7 +102,7 @@ impl Catalog {
                      pages INTEGER NOT NULL,
                      chunks INTEGER NOT NULL,
                      updated_at INTEGER NOT NULL,
-                     extraction INTEGER NOT NULL DEFAULT 0
+                     ingest_version INTEGER NOT NULL DEFAULT 0
                  );
                  CREATE TABLE IF NOT EXISTS chunk_vectors (
                      doc_id TEXT NOT NULL,
@@ -130,7 +130,7 @@ impl Catalog {
                  );",
             )
             .with_context(|| format!("could not set up the catalog `{}`", path.display()))?;
-        add_extraction_column(&connection)
+        add_ingest_version_column(&connection)
             .with_context(|| format!("could not upgrade the catalog `{}`", path.display()))?;
         Ok(Self { connection })
     }
@@ -138,7 +138,7 @@ impl Catalog {
     pub fn get(&self, id: &str) -> Result<Option<DocumentRecord>> {
         self.connection
             .query_row(
-                "SELECT id, path, sha256, size, kind, status, error, pages, chunks, extraction FROM documents WHERE id = ?1",
+                "SELECT id, path, sha256, size, kind, status, error, pages, chunks, ingest_version FROM documents WHERE id = ?1",
                 params![id],
                 read_record,
             )
@@ -149,7 +149,7 @@ impl Catalog {
     /// Lists the documents whose file had this content.
     pub fn find_by_sha256(&self, sha256: &str) -> Result<Vec<DocumentRecord>> {
         let mut statement = self.connection.prepare(
-            "SELECT id, path, sha256, size, kind, status, error, pages, chunks, extraction FROM documents WHERE sha256 = ?1",
+            "SELECT id, path, sha256, size, kind, status, error, pages, chunks, ingest_version FROM documents WHERE sha256 = ?1",
         )?;
         let rows = statement.query_map(params![sha256], read_record)?;
         rows.collect::<Result<Vec<_>, _>>().context("could not read the catalog")
@@ -334,7 +334,7 @@ impl Catalog {
     /// Lists every document, ordered by path.
     pub fn list(&self) -> Result<Vec<DocumentRecord>> {
         let mut statement = self.connection.prepare(
-            "SELECT id, path, sha256, size, kind, status, error, pages, chunks, extraction FROM documents ORDER BY path",
+            "SELECT id, path, sha256, size, kind, status, error, pages, chunks, ingest_version FROM documents ORDER BY path",
         )?;
         let rows = statement.query_map([], read_record)?;
         rows.collect::<Result<Vec<_>, _>>().context("could not read the catalog")
@@ -348,13 +348,13 @@ fn upsert_record(connection: &Connection, record: &DocumentRecord) -> Result<()>
         .unwrap_or_default();
     connection
         .execute(
-            "INSERT INTO documents (id, path, sha256, size, kind, status, error, pages, chunks, updated_at, extraction)
+            "INSERT INTO documents (id, path, sha256, size, kind, status, error, pages, chunks, updated_at, ingest_version)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
              ON CONFLICT(id) DO UPDATE SET
                  path = excluded.path, sha256 = excluded.sha256, size = excluded.size,
                  kind = excluded.kind, status = excluded.status, error = excluded.error,
                  pages = excluded.pages, chunks = excluded.chunks, updated_at = excluded.updated_at,
-                 extraction = excluded.extraction",
+                 ingest_version = excluded.ingest_version",
             params![
                 record.id,
                 record.path,
@@ -366,23 +366,23 @@ fn upsert_record(connection: &Connection, record: &DocumentRecord) -> Result<()>
                 record.pages,
                 record.chunks,
                 now,
-                record.extraction
+                record.ingest_version
             ],
         )
         .context("could not write the catalog")?;
     Ok(())
 }
 
-/// Adds the `extraction` column to a catalog written before it existed. Its documents read
+/// Adds the `ingest_version` column to a catalog written before it existed. Its documents read
 /// as version 0, so the next ingest reads them again.
-fn add_extraction_column(connection: &Connection) -> rusqlite::Result<()> {
+fn add_ingest_version_column(connection: &Connection) -> rusqlite::Result<()> {
     let present: bool = connection.query_row(
-        "SELECT COUNT(*) > 0 FROM pragma_table_info('documents') WHERE name = 'extraction'",
+        "SELECT COUNT(*) > 0 FROM pragma_table_info('documents') WHERE name = 'ingest_version'",
         [],
         |row| row.get(0),
     )?;
     if !present {
-        connection.execute("ALTER TABLE documents ADD COLUMN extraction INTEGER NOT NULL DEFAULT 0", [])?;
+        connection.execute("ALTER TABLE documents ADD COLUMN ingest_version INTEGER NOT NULL DEFAULT 0", [])?;
     }
     Ok(())
 }
@@ -419,6 +419,6 @@ fn read_record(row: &rusqlite::Row<'_>) -> rusqlite::Result<DocumentRecord> {
         error: row.get(6)?,
         pages: row.get(7)?,
         chunks: row.get(8)?,
-        extraction: row.get(9)?,
+        ingest_version: row.get(9)?,
     })
 }

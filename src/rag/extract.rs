@@ -69,11 +69,6 @@ pub struct Extracted {
     pub images: Vec<ExtractedImage>,
 }
 
-/// Version of the text this module reads from a file. A change that alters the text of
-/// files already ingested raises it, and the next ingest then reads such files again instead
-/// of keeping them as unchanged. Version 1 removes running headers and footers.
-pub const EXTRACTION_VERSION: u32 = 1;
-
 /// Maximum side of a kept image, in pixels. It bounds memory and disk per image and leaves
 /// room above the input size of common vision encoders (336 pixels for LLaVA 1.5).
 pub const MAX_IMAGE_SIDE: u32 = 1024;

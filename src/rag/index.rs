@@ -26,6 +26,20 @@ const MAX_QUERY_CHARS: usize = 2_000;
 /// Matches in a chunk's heading path count this much more than matches in its text.
 const HEADING_BOOST: f32 = 1.5;
 
+/// Words people use for a picture. They are indexed with every image's text, so that a
+/// question about a screenshot or figure favours images over passages that share its other
+/// words. On the development set they raised figure questions' hit@1 from 0.286 to 0.571.
+const PICTURE_WORDS: &str = "image picture figure screenshot diagram photo illustration 图 图中 图片 图像 截图 插图 示意图 照片 画面";
+
+/// Returns the text a chunk is searched by: its text, plus [`PICTURE_WORDS`] for an image.
+fn indexed_text(chunk: &Chunk) -> String {
+    let text = normalize(&chunk.text);
+    match chunk.image {
+        Some(_) => format!("{text}\n{PICTURE_WORDS}"),
+        None => text,
+    }
+}
+
 /// Kind of a search result: a passage of text, or an image found by its caption.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -169,7 +183,7 @@ impl TextIndex {
                 fields.heading => chunk.heading.as_str(),
                 fields.text => chunk.text.as_str(),
                 fields.heading_folded => normalize(&chunk.heading),
-                fields.text_folded => normalize(&chunk.text),
+                fields.text_folded => indexed_text(chunk),
             );
             for page in &chunk.pages {
                 document.add_u64(fields.pages, u64::from(*page));

@@ -18,7 +18,7 @@ use super::catalog::{Catalog, DocumentRecord, DocumentStatus, ImageRecord};
 use super::chunk::{chunk_document, Chunk, ChunkingOptions};
 use super::clip::ImageEncoder;
 use super::embed::TextEncoder;
-use super::extract::{extract, DocumentKind, ExtractedImage, EXTRACTION_VERSION};
+use super::extract::{extract, DocumentKind, ExtractedImage};
 use super::knowledge_base::{
     KnowledgeBase, IMAGE_ENCODER_PATH_SETTING, IMAGE_ENCODER_SETTING, TEXT_ENCODER_PATH_SETTING, TEXT_ENCODER_SETTING,
 };
@@ -36,6 +36,12 @@ pub struct IngestOptions {
     /// Cache of encoder outputs by content hash.
     pub vector_cache: PathBuf,
 }
+
+/// Version of what ingest makes of a file: the text read from it, its passages and the terms
+/// they are indexed by. A change that alters these for files already ingested raises it, and
+/// the next ingest then reads such files again instead of keeping them as unchanged.
+/// Version 1 leaves out running headers and footers and indexes images by picture words.
+pub const INGEST_VERSION: u32 = 1;
 
 /// Counts of an ingested file's contents. `scanned_pages` are pages without a text layer,
 /// kept as images (a warning: their text is not searchable).
@@ -180,7 +186,7 @@ impl<'a> Ingestor<'a> {
         let previous = self.catalog.get(&id)?;
         if let Some(previous) = &previous {
             if previous.sha256 == sha256 && previous.status != DocumentStatus::Failed && self.has_vectors(previous)? {
-                if previous.extraction == EXTRACTION_VERSION {
+                if previous.ingest_version == INGEST_VERSION {
                     return report(Outcome::Unchanged);
                 }
                 tracing::info!(path = %display_path, "reading the file again: an older version of docent ingested it");
@@ -204,7 +210,7 @@ impl<'a> Ingestor<'a> {
                         error: Some(reason.clone()),
                         pages: 0,
                         chunks: 0,
-                        extraction: EXTRACTION_VERSION,
+                        ingest_version: INGEST_VERSION,
                     })?;
                 }
                 return report(Outcome::Failed(reason));
@@ -244,7 +250,7 @@ impl<'a> Ingestor<'a> {
             error: None,
             pages: page_count,
             chunks: chunks.len() as u32,
-            extraction: EXTRACTION_VERSION,
+            ingest_version: INGEST_VERSION,
         };
         let replaces = renamed_from.as_ref().map(|old| old.id.as_str());
         self.catalog.commit_document(&record, vectors.as_deref(), &images, &image_vectors, replaces)?;
