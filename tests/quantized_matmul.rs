@@ -42,8 +42,8 @@ fn q4_1_single_row_matches_reference() {
 
 #[test]
 fn q4_1_many_rows_use_exact_f32() {
-    // 64 rows take the dequantized f32 matmul: no input rounding, only float reordering.
-    let error = compare(GgmlDType::Q4_1, 64);
+    // 128 rows take the dequantized f32 matmul: no input rounding, only float reordering.
+    let error = compare(GgmlDType::Q4_1, 128);
     assert!(error < 1e-4, "relative error {error}");
 }
 
@@ -69,12 +69,29 @@ fn odd_block_count_matches_reference() {
 
 #[test]
 fn few_rows_match_reference() {
-    // 2 to 31 rows take the quantized kernel column by column, each weight row against every
+    // 2 to 95 rows take the quantized kernel column by column, each weight row against every
     // input row.
     for dtype in [GgmlDType::Q4_1, GgmlDType::Q8_0] {
-        for rows in [2, 5, 31] {
+        for rows in [2, 5, 31, 95] {
             let error = compare(dtype, rows);
             assert!(error < 0.02, "{dtype:?} with {rows} rows: relative error {error}");
+        }
+    }
+}
+
+#[test]
+fn tiled_rows_equal_single_rows() {
+    // Several rows go through kernels that take two weight rows and four input rows at a time.
+    // They add their sums in the order of the one-row kernel, so every value is the same.
+    // 97 weight rows leave one over after the pairs, and 11 input rows leave three.
+    let weights = Tensor::randn(0.1f32, 1.0, (97, 256), &Device::Cpu).unwrap();
+    for dtype in [GgmlDType::Q4_1, GgmlDType::Q8_0] {
+        let matmul = QMatMul::from_qtensor(QTensor::quantize(&weights, dtype).unwrap()).unwrap();
+        let input = Tensor::randn(0f32, 1.0, (11, 256), &Device::Cpu).unwrap();
+        let together = matmul.forward(&input).unwrap().to_vec2::<f32>().unwrap();
+        for (row, values) in together.iter().enumerate() {
+            let alone = matmul.forward(&input.narrow(0, row, 1).unwrap()).unwrap().to_vec2::<f32>().unwrap();
+            assert_eq!(values, &alone[0], "{dtype:?}, input row {row}");
         }
     }
 }

@@ -93,6 +93,77 @@ pub(crate) fn vec_dot_q4_1_q8_1(n: usize, xs: &[BlockQ4_1], ys: &[BlockQ8_1]) ->
     }
 }
 
+/// Computes `vec_dot_q4_1_q8_1` of one row of weights with four input rows. Each weight block
+/// is unpacked once for the four rows, and each row's sums are added in the same order as
+/// in `vec_dot_q4_1_q8_1`, so the results are the same.
+#[inline(always)]
+pub(crate) fn vec_dot_q4_1_q8_1_rows4(n: usize, xs: &[BlockQ4_1], ys: [&[BlockQ8_1]; 4]) -> [f32; 4] {
+    debug_assert!(
+        n.is_multiple_of(QK8_1),
+        "vec_dot_q4_1_q8_1_rows4: {n} is not divisible by {QK8_1}"
+    );
+    assert!(ys.iter().all(|row| row.len() >= xs.len()));
+    unsafe {
+        let mut acc = [_mm256_setzero_ps(); 4];
+        let mut offset = [0f32; 4];
+        for (block, x) in xs.iter().enumerate() {
+            let dx = f16::to_f32(x.d);
+            let mx = f16::to_f32(x.m);
+            let bx = bytes_from_nibbles_32(x.qs.as_ptr());
+            for row in 0..4 {
+                let y = ys[row].get_unchecked(block);
+                offset[row] += mx * f16::to_f32(y.s);
+                let d = _mm256_set1_ps(dx * f16::to_f32(y.d));
+                let by = _mm256_loadu_si256(y.qs.as_ptr() as *const __m256i);
+                let q = mul_sum_us8_pairs_float(bx, by);
+                acc[row] = _mm256_fmadd_ps(d, q, acc[row]);
+            }
+        }
+        std::array::from_fn(|row| hsum_float_8(acc[row]) + offset[row])
+    }
+}
+
+/// Computes `vec_dot_q4_1_q8_1` of two rows of weights with four input rows, in the order of
+/// `vec_dot_q4_1_q8_1`. Each weight block is unpacked once for four rows, and each input
+/// block is loaded once for two weight rows.
+#[inline(always)]
+pub(crate) fn vec_dot_q4_1_q8_1_2x4(
+    n: usize,
+    xs: [&[BlockQ4_1]; 2],
+    ys: [&[BlockQ8_1]; 4],
+) -> [[f32; 4]; 2] {
+    debug_assert!(
+        n.is_multiple_of(QK8_1),
+        "vec_dot_q4_1_q8_1_2x4: {n} is not divisible by {QK8_1}"
+    );
+    let blocks = xs[0].len();
+    assert!(xs[1].len() == blocks && ys.iter().all(|row| row.len() >= blocks));
+    unsafe {
+        let mut acc = [[_mm256_setzero_ps(); 4]; 2];
+        let mut offset = [[0f32; 4]; 2];
+        for block in 0..blocks {
+            let x0 = xs[0].get_unchecked(block);
+            let x1 = xs[1].get_unchecked(block);
+            let (dx0, mx0) = (f16::to_f32(x0.d), f16::to_f32(x0.m));
+            let (dx1, mx1) = (f16::to_f32(x1.d), f16::to_f32(x1.m));
+            let bx0 = bytes_from_nibbles_32(x0.qs.as_ptr());
+            let bx1 = bytes_from_nibbles_32(x1.qs.as_ptr());
+            for row in 0..4 {
+                let y = ys[row].get_unchecked(block);
+                let (dy, sy) = (f16::to_f32(y.d), f16::to_f32(y.s));
+                let by = _mm256_loadu_si256(y.qs.as_ptr() as *const __m256i);
+                offset[0][row] += mx0 * sy;
+                offset[1][row] += mx1 * sy;
+                let q0 = mul_sum_us8_pairs_float(bx0, by);
+                acc[0][row] = _mm256_fmadd_ps(_mm256_set1_ps(dx0 * dy), q0, acc[0][row]);
+                let q1 = mul_sum_us8_pairs_float(bx1, by);
+                acc[1][row] = _mm256_fmadd_ps(_mm256_set1_ps(dx1 * dy), q1, acc[1][row]);
+            }
+        }
+        std::array::from_fn(|col| std::array::from_fn(|row| hsum_float_8(acc[col][row]) + offset[col][row]))
+    }
+}
+
 #[inline(always)]
 pub(crate) fn vec_dot_q8_0_q8_0(n: usize, xs: &[BlockQ8_0], ys: &[BlockQ8_0]) -> f32 {
     debug_assert!(

@@ -50,6 +50,18 @@ pub trait GgmlType: Sized + Clone + Send + Sync {
     /// n is the number of elements to be considered.
     fn vec_dot(n: usize, xs: &[Self], ys: &[Self::VecDotType]) -> f32;
 
+    /// Dot products of one row of weights with four input rows, equal to four calls of
+    /// `vec_dot`. A type can share the work of unpacking its weights between the rows.
+    fn vec_dot_rows4(n: usize, xs: &[Self], ys: [&[Self::VecDotType]; 4]) -> [f32; 4] {
+        std::array::from_fn(|row| Self::vec_dot(n, xs, ys[row]))
+    }
+
+    /// Dot products of two rows of weights with four input rows, equal to eight calls of
+    /// `vec_dot`.
+    fn vec_dot_2x4(n: usize, xs: [&[Self]; 2], ys: [&[Self::VecDotType]; 4]) -> [[f32; 4]; 2] {
+        [Self::vec_dot_rows4(n, xs[0], ys), Self::vec_dot_rows4(n, xs[1], ys)]
+    }
+
     /// Generic implementation of the dot product without simd optimizations.
     fn vec_dot_unopt(n: usize, xs: &[Self], ys: &[Self::VecDotType]) -> f32;
 }
@@ -281,6 +293,16 @@ impl GgmlType for BlockQ4_1 {
 
         #[cfg(not(target_feature = "avx2"))]
         Self::vec_dot_unopt(n, xs, ys)
+    }
+
+    #[cfg(target_feature = "avx2")]
+    fn vec_dot_rows4(n: usize, xs: &[Self], ys: [&[Self::VecDotType]; 4]) -> [f32; 4] {
+        super::avx::vec_dot_q4_1_q8_1_rows4(n, xs, ys)
+    }
+
+    #[cfg(target_feature = "avx2")]
+    fn vec_dot_2x4(n: usize, xs: [&[Self]; 2], ys: [&[Self::VecDotType]; 4]) -> [[f32; 4]; 2] {
+        super::avx::vec_dot_q4_1_q8_1_2x4(n, xs, ys)
     }
 
     fn vec_dot_unopt(n: usize, xs: &[Self], ys: &[Self::VecDotType]) -> f32 {
@@ -2306,15 +2328,39 @@ pub fn matmul<T: GgmlType>(
         // input rows, while it is in the L1 cache. Row by row, a short prompt read all the
         // weights once per row. The results are gathered per column, then transposed.
         let mut by_column = vec![0f32; n * m];
+        let rhs_col = |col_idx: usize| &rhs_t[col_idx * k_in_blocks..(col_idx + 1) * k_in_blocks];
+        let lhs_row = |row_idx: usize| &lhs_b[row_idx * k_in_blocks..(row_idx + 1) * k_in_blocks];
         by_column
-            .par_chunks_mut(m)
+            .par_chunks_mut(2 * m)
             .enumerate()
-            .with_min_len((128 / m).max(1))
-            .for_each(|(col_idx, column)| {
-                let rhs_col = &rhs_t[col_idx * k_in_blocks..(col_idx + 1) * k_in_blocks];
-                for (row_idx, value) in column.iter_mut().enumerate() {
-                    let lhs_row = &lhs_b[row_idx * k_in_blocks..(row_idx + 1) * k_in_blocks];
-                    *value = T::vec_dot(k, rhs_col, lhs_row);
+            .with_min_len((64 / m).max(1))
+            .for_each(|(pair_idx, columns)| {
+                let first_col = pair_idx * 2;
+                if columns.len() < 2 * m {
+                    // The last column of an odd count.
+                    let rhs = rhs_col(first_col);
+                    let mut quads = columns.chunks_exact_mut(4);
+                    for (quad_idx, values) in (&mut quads).enumerate() {
+                        let rows = std::array::from_fn(|offset| lhs_row(quad_idx * 4 + offset));
+                        values.copy_from_slice(&T::vec_dot_rows4(k, rhs, rows));
+                    }
+                    for row_idx in m - quads.into_remainder().len()..m {
+                        columns[row_idx] = T::vec_dot(k, rhs, lhs_row(row_idx));
+                    }
+                    return;
+                }
+                let rhs = [rhs_col(first_col), rhs_col(first_col + 1)];
+                let (first, second) = columns.split_at_mut(m);
+                let quads = m / 4;
+                for quad_idx in 0..quads {
+                    let rows = std::array::from_fn(|offset| lhs_row(quad_idx * 4 + offset));
+                    let [values0, values1] = T::vec_dot_2x4(k, rhs, rows);
+                    first[quad_idx * 4..quad_idx * 4 + 4].copy_from_slice(&values0);
+                    second[quad_idx * 4..quad_idx * 4 + 4].copy_from_slice(&values1);
+                }
+                for row_idx in quads * 4..m {
+                    first[row_idx] = T::vec_dot(k, rhs[0], lhs_row(row_idx));
+                    second[row_idx] = T::vec_dot(k, rhs[1], lhs_row(row_idx));
                 }
             });
         for (col_idx, column) in by_column.chunks_exact(m).enumerate() {
