@@ -227,9 +227,8 @@ fn extract_pdf(path: &Path, pdfium_path: &Path) -> Result<Extracted, ExtractErro
         let page_text = page.text().map_err(|error| ExtractError::Pdfium(format!("page {number}: {error}")))?;
         // pdfium returns side-by-side columns line by line across the page; such a page is
         // read column by column instead.
-        // Listing segments is slow in pdfium-render (it recounts them for each one), so their
-        // bounds are listed once for both layouts.
-        let segment_bounds: Vec<PdfRect> = page_text.segments().iter().map(|segment| segment.bounds()).collect();
+        // Segments are listed once for both layouts.
+        let segment_bounds = segment_bounds(&page_text);
         let columns =
             if set_in_columns { two_column_text(&page_text, &segment_bounds, page.width().value) } else { None };
         if columns.is_some() {
@@ -343,6 +342,33 @@ fn all_text(page: &PdfPage, page_text: &PdfPageText) -> String {
     }
 }
 
+/// Lists the bounds of a page's text segments (runs of text on one line); a segment's text is
+/// the page's text inside its bounds. pdfium-render counts all the segments of a range again
+/// for each one it returns, so listing a long page in one range takes time that grows with
+/// the square of its length. The segments are listed line by line instead, as no segment
+/// crosses a line break.
+fn segment_bounds(page_text: &PdfPageText) -> Vec<PdfRect> {
+    let list = |start: usize, count: usize| -> Vec<PdfRect> {
+        let line = page_text.segments_subset(start as PdfPageTextCharIndex, count as PdfPageTextCharIndex);
+        line.iter().map(|segment| segment.bounds()).collect()
+    };
+    let chars = page_text.chars();
+    let mut bounds = Vec::new();
+    let mut start = 0;
+    for char in chars.iter() {
+        let end = char.index() as usize + 1;
+        if char.unicode_char() == Some('\n') {
+            bounds.extend(list(start, end - start));
+            start = end;
+        }
+    }
+    let count = chars.len() as usize;
+    if start < count {
+        bounds.extend(list(start, count - start));
+    }
+    bounds
+}
+
 /// Pages of a document sampled to tell whether it is set in columns.
 const COLUMN_SAMPLE_PAGES: i64 = 12;
 
@@ -359,7 +385,7 @@ fn has_two_column_pages(document: &PdfDocument) -> bool {
         let Ok(index) = (sample * page_count / samples).try_into() else { continue };
         let Ok(page) = pages.get(index) else { continue };
         let Ok(page_text) = page.text() else { continue };
-        let bounds: Vec<PdfRect> = page_text.segments().iter().map(|segment| segment.bounds()).collect();
+        let bounds = segment_bounds(&page_text);
         if bounds.len() >= 2 * MIN_COLUMN_SEGMENTS && find_gutter(&bounds, page.width().value).is_some() {
             two_column += 1;
         }
@@ -381,10 +407,9 @@ fn two_column_text(page_text: &PdfPageText, bounds: &[PdfRect], page_width: f32)
         return None;
     }
     let gutter = find_gutter(bounds, page_width)?;
-    let segments: Vec<(PdfRect, String)> = page_text
-        .segments()
+    let segments: Vec<(PdfRect, String)> = bounds
         .iter()
-        .map(|segment| (segment.bounds(), segment.text()))
+        .map(|rect| (*rect, page_text.inside_rect(*rect)))
         .filter(|(_, text)| !text.trim().is_empty())
         .collect();
     let (mut title, mut left, mut right) = (Vec::new(), Vec::new(), Vec::new());
@@ -412,7 +437,7 @@ fn text_with_tables(page_text: &PdfPageText, bounds: &[PdfRect], page_width: f32
     if tables.is_empty() {
         return None;
     }
-    let texts: Vec<String> = page_text.segments().iter().map(|segment| segment.text()).collect();
+    let texts: Vec<String> = bounds.iter().map(|rect| page_text.inside_rect(*rect)).collect();
     Some(layout::write_lines_with_tables(&boxes, &lines, &tables, &texts))
 }
 
@@ -513,7 +538,7 @@ fn bounds_of(rect: &PdfRect) -> Bounds {
 /// that reach into it (ascenders such as `b`, `d`, `h`, `l`).
 fn caption_near(page_text: &PdfPageText, bounds: &PdfRect) -> String {
     let segments: Vec<(PdfRect, String)> =
-        page_text.segments().iter().map(|segment| (segment.bounds(), segment.text())).collect();
+        segment_bounds(page_text).into_iter().map(|rect| (rect, page_text.inside_rect(rect))).collect();
     let band = |bottom: f32, top: f32, margin: f32| {
         let (left, right) = (bounds.left().value - margin, bounds.right().value + margin);
         let mut lines: Vec<&(PdfRect, String)> = segments
