@@ -605,3 +605,20 @@ fn older_catalog_files_are_read_again() {
     let results = env.search_json("default", "E-102");
     assert_eq!(results["results"].as_array().unwrap().len(), 1, "{results}");
 }
+
+/// Function words of a question (的, 是, 什么, what, the) do not decide the ranking: a passage
+/// full of them loses to the one that shares the question's content words.
+#[test]
+fn question_words_do_not_outrank_content() {
+    let env = TestEnv::new();
+    let chatter = "这是什么？你可以在这里看到的是什么，我们要怎么做才可以有一个好的开始，这个时候应该是什么样的。";
+    env.write("faq.md", format!("# 常见问题\n\n{}\n", chatter.repeat(3)));
+    env.write("pump.md", "# 水泵\n\n关闭电源后更换密封圈，再拧紧螺丝。\n");
+    for index in 0..8 {
+        env.write(&format!("other{index}.md"), format!("# 附录 {index}\n\n型号 XR-{index} 的保修期为两年。\n"));
+    }
+    env.run_ok(&["ingest", "--text-encoder", "none", "docs"]);
+
+    let results = env.search_json("default", "我应该怎么更换密封圈？可以是什么样的步骤？");
+    assert_eq!(results["results"][0]["doc"], "docs/pump.md", "{results}");
+}

@@ -26,6 +26,21 @@ const MAX_QUERY_CHARS: usize = 2_000;
 /// Matches in a chunk's heading path count this much more than matches in its text.
 const HEADING_BOOST: f32 = 1.5;
 
+/// Function words left out of full-text queries, in Chinese and English. A long question
+/// otherwise favours long passages that share many of them (的, 是, 什么, the, what) over the
+/// passage that shares its content words. A query of nothing but these words keeps them. On
+/// the development set, leaving them out raised hit@5 from 0.750 to 0.817 overall and from
+/// 0.643 to 0.857 for questions in Chinese.
+const QUERY_STOP_WORDS: &[&str] = &[
+    "的", "了", "是", "在", "中", "和", "与", "或", "吗", "呢", "吧", "什么", "哪", "哪个", "哪些", "哪一种",
+    "哪种", "如何", "怎么", "怎样", "为什么", "可以", "应该", "需要", "一个", "这个", "那个", "我", "我们", "你",
+    "要", "会", "能", "有", "把", "被", "对", "时", "上", "下", "多", "多少", "根据", "按照", "请问", "the", "a",
+    "an", "of", "to", "in", "on", "for", "and", "or", "is", "are", "was", "be", "do", "does", "did", "what",
+    "which", "how", "when", "where", "who", "why", "with", "by", "from", "at", "as", "it", "its", "this", "that",
+    "i", "my", "me", "we", "you", "your", "can", "could", "should", "would", "will", "there", "their", "they",
+    "them", "about", "into", "than", "then", "so",
+];
+
 /// Words people use for a picture. They are indexed with every image's text, so that a
 /// question about a screenshot or figure favours images over passages that share its other
 /// words. On the development set they raised figure questions' hit@1 from 0.286 to 0.571.
@@ -217,6 +232,12 @@ impl TextIndex {
         let mut query_terms = terms(&mut analyzer, &query_text);
         query_terms.sort();
         query_terms.dedup();
+        // The stop words go through the analyzer too, so that they match the query's stems.
+        let stop_terms = terms(&mut analyzer, &QUERY_STOP_WORDS.join(" "));
+        let content_terms: Vec<String> = query_terms.iter().filter(|term| !stop_terms.contains(term)).cloned().collect();
+        if !content_terms.is_empty() {
+            query_terms = content_terms;
+        }
         if query_terms.is_empty() || top_k == 0 {
             return Ok(Vec::new());
         }
