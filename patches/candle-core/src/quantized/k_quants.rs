@@ -50,6 +50,10 @@ pub trait GgmlType: Sized + Clone + Send + Sync {
     /// n is the number of elements to be considered.
     fn vec_dot(n: usize, xs: &[Self], ys: &[Self::VecDotType]) -> f32;
 
+    /// Whether `vec_dot_rows4` and `vec_dot_2x4` are faster than the `vec_dot` calls they equal.
+    /// Matmul then also computes a last group of fewer than four rows with them.
+    const TILED_DOT: bool = false;
+
     /// Dot products of one row of weights with four input rows, equal to four calls of
     /// `vec_dot`. A type can share the work of unpacking its weights between the rows.
     fn vec_dot_rows4(n: usize, xs: &[Self], ys: [&[Self::VecDotType]; 4]) -> [f32; 4] {
@@ -294,6 +298,8 @@ impl GgmlType for BlockQ4_1 {
         #[cfg(not(target_feature = "avx2"))]
         Self::vec_dot_unopt(n, xs, ys)
     }
+
+    const TILED_DOT: bool = cfg!(target_feature = "avx2");
 
     #[cfg(target_feature = "avx2")]
     fn vec_dot_rows4(n: usize, xs: &[Self], ys: [&[Self::VecDotType]; 4]) -> [f32; 4] {
@@ -2330,37 +2336,35 @@ pub fn matmul<T: GgmlType>(
         let mut by_column = vec![0f32; n * m];
         let rhs_col = |col_idx: usize| &rhs_t[col_idx * k_in_blocks..(col_idx + 1) * k_in_blocks];
         let lhs_row = |row_idx: usize| &lhs_b[row_idx * k_in_blocks..(row_idx + 1) * k_in_blocks];
+        // Rows go in groups of four. With fast tiles, a last group of fewer rows repeats the
+        // last row and drops the extra results; otherwise its rows are computed one by one.
+        let tiled_rows = if T::TILED_DOT { m } else { m - m % 4 };
+        let quad_rows = |quad_start: usize| -> [&[T::VecDotType]; 4] {
+            std::array::from_fn(|offset| lhs_row((quad_start + offset).min(m - 1)))
+        };
         by_column
             .par_chunks_mut(2 * m)
             .enumerate()
             .with_min_len((64 / m).max(1))
             .for_each(|(pair_idx, columns)| {
                 let first_col = pair_idx * 2;
-                if columns.len() < 2 * m {
-                    // The last column of an odd count.
-                    let rhs = rhs_col(first_col);
-                    let mut quads = columns.chunks_exact_mut(4);
-                    for (quad_idx, values) in (&mut quads).enumerate() {
-                        let rows = std::array::from_fn(|offset| lhs_row(quad_idx * 4 + offset));
-                        values.copy_from_slice(&T::vec_dot_rows4(k, rhs, rows));
+                // An odd count of columns leaves one column for the last chunk.
+                let rhs: Vec<&[T]> = (first_col..first_col + columns.len() / m).map(rhs_col).collect();
+                for quad_start in (0..tiled_rows).step_by(4) {
+                    let count = (m - quad_start).min(4);
+                    if let [rhs0, rhs1] = rhs[..] {
+                        let [values0, values1] = T::vec_dot_2x4(k, [rhs0, rhs1], quad_rows(quad_start));
+                        columns[quad_start..quad_start + count].copy_from_slice(&values0[..count]);
+                        columns[m + quad_start..m + quad_start + count].copy_from_slice(&values1[..count]);
+                    } else {
+                        let values = T::vec_dot_rows4(k, rhs[0], quad_rows(quad_start));
+                        columns[quad_start..quad_start + count].copy_from_slice(&values[..count]);
                     }
-                    for row_idx in m - quads.into_remainder().len()..m {
-                        columns[row_idx] = T::vec_dot(k, rhs, lhs_row(row_idx));
+                }
+                for (column, rhs) in rhs.iter().enumerate() {
+                    for row_idx in tiled_rows..m {
+                        columns[column * m + row_idx] = T::vec_dot(k, rhs, lhs_row(row_idx));
                     }
-                    return;
-                }
-                let rhs = [rhs_col(first_col), rhs_col(first_col + 1)];
-                let (first, second) = columns.split_at_mut(m);
-                let quads = m / 4;
-                for quad_idx in 0..quads {
-                    let rows = std::array::from_fn(|offset| lhs_row(quad_idx * 4 + offset));
-                    let [values0, values1] = T::vec_dot_2x4(k, rhs, rows);
-                    first[quad_idx * 4..quad_idx * 4 + 4].copy_from_slice(&values0);
-                    second[quad_idx * 4..quad_idx * 4 + 4].copy_from_slice(&values1);
-                }
-                for row_idx in quads * 4..m {
-                    first[row_idx] = T::vec_dot(k, rhs[0], lhs_row(row_idx));
-                    second[row_idx] = T::vec_dot(k, rhs[1], lhs_row(row_idx));
                 }
             });
         for (col_idx, column) in by_column.chunks_exact(m).enumerate() {
