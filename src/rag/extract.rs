@@ -369,6 +369,47 @@ fn segment_bounds(page_text: &PdfPageText) -> Vec<PdfRect> {
     bounds
 }
 
+/// Returns the text of each segment: the page's characters whose box centre lies inside it, in
+/// the page's order. pdfium's text inside a rectangle also takes the characters of a
+/// neighbouring segment that overlaps it by a fraction of a point, which doubled the first
+/// letters of kerned words ("Va Validating").
+fn segment_texts(page_text: &PdfPageText, bounds: &[PdfRect]) -> Vec<String> {
+    let contains = |index: usize, (x, y): (f32, f32)| {
+        let rect = &bounds[index];
+        x >= rect.left().value && x <= rect.right().value && y >= rect.bottom().value && y <= rect.top().value
+    };
+    let mut texts = vec![String::new(); bounds.len()];
+    let mut last: Option<usize> = None;
+    for char in page_text.chars().iter() {
+        let Some(character) = char.unicode_char() else { continue };
+        if character == '\n' || character == '\r' {
+            last = None;
+            continue;
+        }
+        let centre = char.tight_bounds().ok().map(|rect| {
+            ((rect.left().value + rect.right().value) / 2.0, (rect.bottom().value + rect.top().value) / 2.0)
+        });
+        // Characters mostly come in the order of the segments, so the search starts at the
+        // segment of the character before.
+        let start = last.unwrap_or(0);
+        let found = centre.and_then(|centre| (start..bounds.len()).chain(0..start).find(|index| contains(*index, centre)));
+        match found {
+            Some(index) => {
+                texts[index].push(character);
+                last = Some(index);
+            }
+            // A space pdfium adds between words has no box of its own.
+            None if character.is_whitespace() => {
+                if let Some(index) = last {
+                    texts[index].push(' ');
+                }
+            }
+            None => {}
+        }
+    }
+    texts
+}
+
 /// Pages of a document sampled to tell whether it is set in columns.
 const COLUMN_SAMPLE_PAGES: i64 = 12;
 
@@ -409,7 +450,8 @@ fn two_column_text(page_text: &PdfPageText, bounds: &[PdfRect], page_width: f32)
     let gutter = find_gutter(bounds, page_width)?;
     let segments: Vec<(PdfRect, String)> = bounds
         .iter()
-        .map(|rect| (*rect, page_text.inside_rect(*rect)))
+        .copied()
+        .zip(segment_texts(page_text, bounds))
         .filter(|(_, text)| !text.trim().is_empty())
         .collect();
     let (mut title, mut left, mut right) = (Vec::new(), Vec::new(), Vec::new());
@@ -437,7 +479,7 @@ fn text_with_tables(page_text: &PdfPageText, bounds: &[PdfRect], page_width: f32
     if tables.is_empty() {
         return None;
     }
-    let texts: Vec<String> = bounds.iter().map(|rect| page_text.inside_rect(*rect)).collect();
+    let texts = segment_texts(page_text, bounds);
     Some(layout::write_lines_with_tables(&boxes, &lines, &tables, &texts))
 }
 
@@ -537,24 +579,24 @@ fn bounds_of(rect: &PdfRect) -> Bounds {
 /// lies in the band, because cutting the band through a line would keep only the letters
 /// that reach into it (ascenders such as `b`, `d`, `h`, `l`).
 fn caption_near(page_text: &PdfPageText, bounds: &PdfRect) -> String {
+    let segment_rects = segment_bounds(page_text);
     let segments: Vec<(PdfRect, String)> =
-        segment_bounds(page_text).into_iter().map(|rect| (rect, page_text.inside_rect(rect))).collect();
+        segment_rects.iter().copied().zip(segment_texts(page_text, &segment_rects)).collect();
     let band = |bottom: f32, top: f32, margin: f32| {
         let (left, right) = (bounds.left().value - margin, bounds.right().value + margin);
-        let mut lines: Vec<&(PdfRect, String)> = segments
+        let inside: Vec<&(PdfRect, String)> = segments
             .iter()
             .filter(|(rect, _)| {
                 let middle = (rect.bottom().value + rect.top().value) / 2.0;
                 middle >= bottom && middle <= top && rect.right().value >= left && rect.left().value <= right
             })
             .collect();
-        // Reading order: lines top to bottom, then left to right. Segments of one line differ
-        // in height with their font size, so lines are compared in steps of 4 points.
-        let line_of = |rect: &PdfRect| (-(rect.bottom().value + rect.top().value) / 8.0).round() as i64;
-        lines.sort_by(|a, b| line_of(&a.0).cmp(&line_of(&b.0)).then(a.0.left().value.total_cmp(&b.0.left().value)));
+        // Lines are grouped as on a table page, so that Chinese and Latin segments of one line,
+        // which sit at different heights, stay in order, and segments that touch join without
+        // a space.
         let mut joined = String::new();
-        for (_, text) in lines {
-            layout::push_word(&mut joined, text.trim());
+        for line in join_lines(inside).lines() {
+            layout::push_word(&mut joined, line.trim());
         }
         clean(&joined).trim().to_string()
     };

@@ -40,7 +40,8 @@ pub struct IngestOptions {
 /// Version of what ingest makes of a file: the text read from it, its passages and the terms
 /// they are indexed by. A change that alters these for files already ingested raises it, and
 /// the next ingest then reads such files again instead of keeping them as unchanged.
-/// Version 1 leaves out running headers and footers and indexes images by picture words.
+/// Version 1 leaves out running headers and footers, reads the text of positioned segments
+/// (tables, columns, captions) character by character, and indexes images by picture words.
 pub const INGEST_VERSION: u32 = 1;
 
 /// Counts of an ingested file's contents. `scanned_pages` are pages without a text layer,

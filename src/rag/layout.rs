@@ -60,8 +60,9 @@ pub fn group_lines(boxes: &[Bounds]) -> Vec<Vec<usize>> {
 }
 
 /// Writes lines of segments as text, one line a row. Segments of a line are separated by a
-/// space unless they touch (a word set in two fonts, such as `fdisk(8)`) or meet between two
-/// CJK characters.
+/// space unless they touch (a word set in two fonts, such as `fdisk(8)`), meet between two
+/// CJK characters, or nearly touch with no space between them in the page's text. Each text
+/// keeps the whitespace that follows it in the page's text.
 pub fn write_lines(boxes: &[Bounds], lines: &[Vec<usize>], texts: &[String]) -> String {
     let mut text = String::new();
     for line in lines {
@@ -76,18 +77,26 @@ pub fn write_lines(boxes: &[Bounds], lines: &[Vec<usize>], texts: &[String]) -> 
 /// Horizontal gap between two segments, as a share of their height, below which they touch.
 const TOUCHING_GAP_SHARE: f32 = 0.1;
 
+/// Horizontal gap, as a share of the height, below which two segments with no space between
+/// them in the page's text still join without one. Monospaced text drawn glyph by glyph
+/// leaves such gaps between tight glyph boxes, as in `chown -R foo:bar`.
+const UNSPACED_GAP_SHARE: f32 = 0.5;
+
 fn line_text(boxes: &[Bounds], segments: &[usize], texts: &[String]) -> String {
     let mut line = String::new();
-    let mut previous: Option<Bounds> = None;
+    let mut previous: Option<(Bounds, bool)> = None;
     for &segment in segments {
         let bounds = boxes[segment];
-        let text = texts[segment].trim();
+        let raw = texts[segment].as_str();
+        let text = raw.trim();
         // A wrapped cell's segments come from two lines, which never touch.
-        let touching = previous.is_some_and(|previous| {
+        let touching = previous.is_some_and(|(previous, spaced_after)| {
             let height = (previous.top - previous.bottom).max(bounds.top - bounds.bottom);
             let same_line = previous.bottom < bounds.top && bounds.bottom < previous.top;
             let gap = bounds.left - previous.right;
-            same_line && gap > -TOUCHING_GAP_SHARE * height && gap < TOUCHING_GAP_SHARE * height
+            let unspaced = !spaced_after && !raw.starts_with(char::is_whitespace);
+            let limit = if unspaced { UNSPACED_GAP_SHARE } else { TOUCHING_GAP_SHARE };
+            same_line && gap > -TOUCHING_GAP_SHARE * height && gap < limit * height
         });
         if touching {
             line.push_str(text);
@@ -95,7 +104,7 @@ fn line_text(boxes: &[Bounds], segments: &[usize], texts: &[String]) -> String {
             push_word(&mut line, text);
         }
         if !text.is_empty() {
-            previous = Some(bounds);
+            previous = Some((bounds, raw.ends_with(char::is_whitespace)));
         }
     }
     line
@@ -457,8 +466,18 @@ mod tests {
             Bounds { left: 97.2, right: 112.0, bottom: 700.0, top: 710.0 },
             Bounds { left: 115.0, right: 140.0, bottom: 700.0, top: 710.0 },
         ];
-        let texts = ["fdisk", "(8)", "manual"].map(String::from);
+        // Texts keep the space that follows them in the page's text.
+        let texts = ["fdisk", "(8) ", "manual"].map(String::from);
         assert_eq!(write_lines(&boxes, &group_lines(&boxes), &texts), "fdisk(8) manual");
+
+        // Monospaced glyphs drawn one by one leave gaps between their boxes; without a space
+        // in the page's text they still join.
+        let lefts = [68.0, 101.2, 105.8, 116.5, 134.2, 138.2, 161.1];
+        let rights = [93.6, 103.6, 110.3, 131.4, 135.2, 152.7, 162.1];
+        let boxes: Vec<Bounds> =
+            lefts.iter().zip(rights).map(|(left, right)| Bounds { left: *left, right, bottom: 250.0, top: 257.0 }).collect();
+        let texts = ["chown ", "-", "R ", "foo", ":", "bar ", "."].map(String::from);
+        assert_eq!(write_lines(&boxes, &group_lines(&boxes), &texts), "chown -R foo:bar .");
     }
 
     #[test]
