@@ -117,6 +117,11 @@ pub struct Strings {
     pub all_failed: &'static str,
     /// Final error when some files failed; `{count}` is the number of failed files.
     pub some_failed: &'static str,
+    /// Ingest progress beside the bar; `{done}` and `{total}` count files, `{rate}` is pages per
+    /// second.
+    pub progress_files: &'static str,
+    /// Follows indicatif's estimate of the time left, such as `12s`.
+    pub progress_left: &'static str,
     /// Said after sources that include images, which a text-only model reads as captions.
     pub images_as_text: &'static str,
     /// Followed by the old path of a renamed file.
@@ -188,6 +193,8 @@ static EN: Strings = Strings {
     no_extension: "no extension",
     all_failed: "{count} file(s) failed and none was ingested",
     some_failed: "{count} file(s) failed; the other files were ingested or are unchanged",
+    progress_files: "{done}/{total} files, {rate} pages/s",
+    progress_left: "left",
     images_by_text_only: "note: no image encoder is configured, so the {images} images stored are found by their text only (captions, surrounding text or file names); `--image-encoder` adds CLIP image vectors",
     renamed_from: "renamed from",
     images_as_text: "The model read the images among the sources as their captions; it did not see the images.",
@@ -243,6 +250,8 @@ static ZH: Strings = Strings {
     no_extension: "无扩展名",
     all_failed: "{count} 个文件导入失败，没有任何文件被导入",
     some_failed: "{count} 个文件导入失败；其他文件已导入或未变化",
+    progress_files: "{done}/{total} 个文件，每秒 {rate} 页",
+    progress_left: "后完成",
     images_by_text_only: "提示：未配置图像编码器，本次保存的 {images} 张图片只能通过文字检索（图注、周围文字或文件名）；使用 `--image-encoder` 可加入 CLIP 图像向量",
     renamed_from: "已重命名，原路径",
     images_as_text: "来源中的图片只以其说明文字提供给模型，模型没有看到图片本身。",

@@ -85,27 +85,40 @@ pub fn run(paths: &Paths, kb_name: &str, args: &IngestArgs, strings: &Strings) -
     };
     let mut ingestor = Ingestor::new(&knowledge_base, options)?;
 
-    let progress = ProgressBar::new(candidates.len() as u64);
-    progress.set_style(
-        ProgressStyle::with_template("{bar:30} {pos}/{len} files, {prefix}, {elapsed} elapsed, {eta} left  {wide_msg}")
-            .expect("progress template is valid"),
-    );
-    if args.json {
-        progress.set_draw_target(ProgressDrawTarget::hidden());
-    }
-    progress.set_prefix("0 pages/s");
-    progress.enable_steady_tick(Duration::from_millis(200));
-
     let skipped = skipped_paths(&candidates);
     let skipped_note = skipped_note(&skipped, strings);
     let candidates: Vec<Candidate> =
         candidates.into_iter().filter(|candidate| !matches!(candidate, Candidate::Skipped(_))).collect();
-    progress.set_length(candidates.len() as u64);
+
+    // The bar advances by bytes of files done, which predicts the time left better than a
+    // count of files when one large manual sits among small ones. It fits an 80-column terminal
+    // with room for the file's name and step.
+    let file_bytes = |candidate: &Candidate| match candidate {
+        Candidate::File(path) => std::fs::metadata(path).map_or(1, |metadata| metadata.len().max(1)),
+        _ => 1,
+    };
+    let total_files = candidates.len();
+    let progress = ProgressBar::new(candidates.iter().map(file_bytes).sum());
+    let template = format!("{{bar:16}} {{prefix}} · {{eta}} {} · {{wide_msg}}", strings.progress_left);
+    progress.set_style(ProgressStyle::with_template(&template).expect("progress template is valid"));
+    if args.json {
+        progress.set_draw_target(ProgressDrawTarget::hidden());
+    }
+    let files_line = |done: usize, rate: f64| {
+        strings
+            .progress_files
+            .replace("{done}", &done.to_string())
+            .replace("{total}", &total_files.to_string())
+            .replace("{rate}", &format!("{rate:.0}"))
+    };
+    progress.set_prefix(files_line(0, 0.0));
+    progress.enable_steady_tick(Duration::from_millis(200));
 
     let mut reports = Vec::new();
     let started = std::time::Instant::now();
     let mut pages_done = 0u64;
-    for candidate in candidates {
+    for (files_done, candidate) in candidates.into_iter().enumerate() {
+        let bytes = file_bytes(&candidate);
         let report = match candidate {
             Candidate::Invalid(report) => report,
             // Filtered out above.
@@ -136,17 +149,17 @@ pub fn run(paths: &Paths, kb_name: &str, args: &IngestArgs, strings: &Strings) -
                 {
                     pages_done += u64::from(counts.pages);
                 }
-                let rate = pages_done as f64 / started.elapsed().as_secs_f64().max(1e-3);
-                progress.set_prefix(format!("{rate:.0} pages/s"));
                 report
             }
         };
+        let rate = pages_done as f64 / started.elapsed().as_secs_f64().max(1e-3);
+        progress.set_prefix(files_line(files_done + 1, rate));
         if !args.json {
             let line = outcome_line(&report, strings);
             progress.suspend(|| println!("{line}"));
         }
         reports.push(report);
-        progress.inc(1);
+        progress.inc(bytes);
     }
     progress.finish_and_clear();
 
