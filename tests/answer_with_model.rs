@@ -468,7 +468,10 @@ async fn serve_guards_keys_limits_and_context() {
     assert_eq!(status, 400);
     insta::assert_json_snapshot!("wrong_type", wrong_type);
     let huge = json!({"model": "docent", "messages": [{"role": "user", "content": "x".repeat(300_000)}]});
-    let (status, too_large) = error_of(http.post(&chat_url).header("authorization", bearer).json(&huge).send().await.unwrap()).await;
+    let response = http.post(&chat_url).header("authorization", bearer).json(&huge).send().await.unwrap();
+    // The unread rest of the body ends the connection, and the client must not reuse it.
+    assert_eq!(response.headers()["connection"], "close");
+    let (status, too_large) = error_of(response).await;
     assert_eq!(status, 413);
     insta::assert_json_snapshot!("body_too_large", too_large);
 
