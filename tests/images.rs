@@ -163,8 +163,8 @@ fn crc32(bytes: &[u8]) -> u32 {
     !crc
 }
 
-/// A question that asks for a screenshot finds the figure before the passages that share its
-/// other words, although the caption does not say "screenshot".
+/// A question about a screenshot finds the figure before the passages that share its other
+/// words, although the caption does not contain the word "screenshot".
 #[test]
 fn screenshot_question_prefers_the_figure() {
     let env = TestEnv::new();

@@ -274,6 +274,8 @@ fn page_images(
     let mut images = Vec::new();
     let mut largest_coverage = 0f32;
     let page_area = (page.width().value * page.height().value).max(1.0);
+    // The page's segments and their texts, read at the first picture and shared by the others.
+    let mut segments: Option<Vec<(PdfRect, String)>> = None;
     for object in page.objects().iter() {
         if images.len() == MAX_IMAGES_PER_PAGE {
             break;
@@ -308,7 +310,12 @@ fn page_images(
         if is_blank(&image) {
             continue;
         }
-        let caption = caption_near(page_text, &bounds);
+        let segments = segments.get_or_insert_with(|| {
+            let rects = segment_bounds(page_text);
+            let texts = segment_texts(page_text, &rects);
+            rects.into_iter().zip(texts).collect()
+        });
+        let caption = caption_near(segments, &bounds);
         largest_coverage = largest_coverage.max(bounds.width().value * bounds.height().value / page_area);
         images.push(ExtractedImage { page: Some(number), image, caption, scanned_page: false });
     }
@@ -342,8 +349,8 @@ fn all_text(page: &PdfPage, page_text: &PdfPageText) -> String {
     }
 }
 
-/// Lists the bounds of a page's text segments (runs of text on one line); a segment's text is
-/// the page's text inside its bounds. pdfium-render counts all the segments of a range again
+/// Lists the bounds of a page's text segments (runs of text on one line), whose texts
+/// [`segment_texts`] reads. pdfium-render counts all the segments of a range again
 /// for each one it returns, so listing a long page in one range takes time that grows with
 /// the square of its length. The segments are listed line by line instead, as no segment
 /// crosses a line break.
@@ -578,10 +585,7 @@ fn bounds_of(rect: &PdfRect) -> Bounds {
 /// captions sit), else the text around it. Whole text segments are taken when their middle
 /// lies in the band, because cutting the band through a line would keep only the letters
 /// that reach into it (ascenders such as `b`, `d`, `h`, `l`).
-fn caption_near(page_text: &PdfPageText, bounds: &PdfRect) -> String {
-    let segment_rects = segment_bounds(page_text);
-    let segments: Vec<(PdfRect, String)> =
-        segment_rects.iter().copied().zip(segment_texts(page_text, &segment_rects)).collect();
+fn caption_near(segments: &[(PdfRect, String)], bounds: &PdfRect) -> String {
     let band = |bottom: f32, top: f32, margin: f32| {
         let (left, right) = (bounds.left().value - margin, bounds.right().value + margin);
         let inside: Vec<&(PdfRect, String)> = segments

@@ -1,6 +1,8 @@
 //! The full-text index: one tantivy document per chunk, stored on disk in the knowledge base.
 
+use std::collections::HashSet;
 use std::path::Path;
+use std::sync::OnceLock;
 
 use anyhow::{Context, Result};
 use serde::Serialize;
@@ -40,6 +42,13 @@ const QUERY_STOP_WORDS: &[&str] = &[
     "i", "my", "me", "we", "you", "your", "can", "could", "should", "would", "will", "there", "their", "they",
     "them", "about", "into", "than", "then", "so",
 ];
+
+/// Returns [`QUERY_STOP_WORDS`] as the analyzer turns them into terms, so that they match the
+/// query's stems.
+fn stop_terms() -> &'static HashSet<String> {
+    static STOP_TERMS: OnceLock<HashSet<String>> = OnceLock::new();
+    STOP_TERMS.get_or_init(|| terms(&mut build_analyzer(), &QUERY_STOP_WORDS.join(" ")).into_iter().collect())
+}
 
 /// Words people use for a picture. They are indexed with every image's text, so that a
 /// question about a screenshot or figure favours images over passages that share its other
@@ -232,9 +241,7 @@ impl TextIndex {
         let mut query_terms = terms(&mut analyzer, &query_text);
         query_terms.sort();
         query_terms.dedup();
-        // The stop words go through the analyzer too, so that they match the query's stems.
-        let stop_terms = terms(&mut analyzer, &QUERY_STOP_WORDS.join(" "));
-        let content_terms: Vec<String> = query_terms.iter().filter(|term| !stop_terms.contains(term)).cloned().collect();
+        let content_terms: Vec<String> = query_terms.iter().filter(|term| !stop_terms().contains(*term)).cloned().collect();
         if !content_terms.is_empty() {
             query_terms = content_terms;
         }

@@ -12,7 +12,7 @@ use super::extract::PageText;
 const EDGE_LINES: usize = 2;
 
 /// Share of a document's pages on which a line must recur to count as running.
-/// A chapter title repeated over one chapter's pages stays, because it tells where the page
+/// A chapter title repeated over one chapter's pages stays, because it shows where the page
 /// belongs.
 const MIN_PAGE_SHARE: f32 = 0.2;
 

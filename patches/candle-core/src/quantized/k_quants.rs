@@ -2337,7 +2337,7 @@ pub fn matmul<T: GgmlType>(
         let rhs_col = |col_idx: usize| &rhs_t[col_idx * k_in_blocks..(col_idx + 1) * k_in_blocks];
         let lhs_row = |row_idx: usize| &lhs_b[row_idx * k_in_blocks..(row_idx + 1) * k_in_blocks];
         // Rows go in groups of four. With fast tiles, a last group of fewer rows repeats the
-        // last row and drops the extra results; otherwise its rows are computed one by one.
+        // last row, and the extra results are dropped. Without them, those rows go one by one.
         let tiled_rows = if T::TILED_DOT { m } else { m - m % 4 };
         let quad_rows = |quad_start: usize| -> [&[T::VecDotType]; 4] {
             std::array::from_fn(|offset| lhs_row((quad_start + offset).min(m - 1)))
