@@ -276,6 +276,9 @@ impl Assistant {
     ) -> Result<(Vec<ChatMessage>, Vec<Source>), AnswerError> {
         /// Shortest text the best source is cut to before giving up on the budget.
         const MIN_SOURCE_CHARS: usize = 200;
+        /// The same for Chinese, Japanese or Korean text, which carries as much meaning in fewer
+        /// characters and takes several tokens per character in tokenizers such as SmolLM2's.
+        const MIN_SOURCE_CHARS_CJK: usize = 100;
 
         let mut budget = options.max_prompt_tokens;
         if let Some(context_length) = self.engine.context_length() {
@@ -293,15 +296,18 @@ impl Assistant {
                 return Ok((messages, sources));
             };
             let tokens = text_tokens + image_tokens;
-            let best_source_chars = sources.first().map_or(0, |source| source.hit.text.chars().count().min(source_chars));
+            let best_text = sources.first().map_or("", |source| source.hit.text.as_str());
+            let best_source_chars = best_text.chars().count().min(source_chars);
+            let min_chars =
+                if crate::rag::text::contains_cjk(best_text) { MIN_SOURCE_CHARS_CJK } else { MIN_SOURCE_CHARS };
             if tokens <= budget {
                 return Ok((messages, sources));
             } else if sources.len() > 1 {
                 sources.pop();
             } else if first_turn < history.len() {
                 first_turn += 1;
-            } else if best_source_chars > MIN_SOURCE_CHARS {
-                source_chars = (best_source_chars * 2 / 3).max(MIN_SOURCE_CHARS);
+            } else if best_source_chars > min_chars {
+                source_chars = (best_source_chars * 2 / 3).max(min_chars);
             } else {
                 // Nothing left to drop: the engine rejects the prompt if it exceeds the context.
                 tracing::debug!(tokens, budget, "prompt stays over the token budget");

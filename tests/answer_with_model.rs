@@ -132,6 +132,22 @@ fn prompt_fits_token_budget() {
     }
 }
 
+/// A Chinese source is cut further than an English one, because each character costs the
+/// default model's tokenizer several tokens: the default budget of 512 still holds.
+#[test]
+fn chinese_source_fits_default_budget() {
+    let env = TestEnv::new();
+    let paragraph = "水泵密封圈的更换步骤：先关闭电源和进水阀，拆下泵盖，取出旧密封圈，清洁密封槽，装入新密封圈后按对角顺序拧紧螺丝。".repeat(6);
+    env.write("pump.md", format!("# 水泵维护\n\n{paragraph}\n"));
+    env.run_ok(&["ingest", "docs"]);
+
+    let args = ["ask", "--json", "--max-tokens", "2", "--top-k", "1", "如何更换水泵密封圈？"];
+    let output: Value = serde_json::from_str(&env.run_ok(&args)).unwrap();
+    assert_eq!(output["sources"].as_array().unwrap().len(), 1, "{output}");
+    let prompt_tokens = output["usage"]["prompt_tokens"].as_u64().unwrap();
+    assert!(prompt_tokens <= 512, "{output}");
+}
+
 #[test]
 fn ask_rejects_empty_question() {
     let env = env_with_manual();
