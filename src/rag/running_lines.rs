@@ -67,8 +67,8 @@ fn edge_lines(text: &str) -> Vec<(usize, Option<String>)> {
     head.chain(tail).map(|(index, line)| (*index, line_key(line))).collect()
 }
 
-/// Compares lines with digit runs folded to `#` and spaces collapsed, so that `12 / 223`
-/// and `13 / 223` match.
+/// Returns the key a line is compared by, with digit runs folded to `#` and spaces collapsed
+/// so that `12 / 223` and `13 / 223` match, or `None` for a table row.
 fn line_key(line: &str) -> Option<String> {
     let line = line.trim();
     if line.starts_with('|') {
