@@ -563,7 +563,7 @@ fn ligature_page_found_by_plain_letters() {
 
 /// The title and page number a PDF repeats on every page stay out of its passages.
 #[test]
-fn running_header_and_page_numbers_are_dropped() {
+fn running_headers_are_dropped() {
     let env = TestEnv::new();
     let bodies = [
         "Safety comes first: unplug the pump.",

@@ -405,7 +405,7 @@ fn segment_texts(page_text: &PdfPageText, bounds: &[PdfRect]) -> Vec<String> {
                 texts[index].push(character);
                 last = Some(index);
             }
-            // A space pdfium adds between words has no box of its own.
+            // Some spaces pdfium generates between words lie in no segment.
             None if character.is_whitespace() => {
                 if let Some(index) = last {
                     texts[index].push(' ');

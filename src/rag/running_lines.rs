@@ -108,7 +108,7 @@ mod tests {
     }
 
     #[test]
-    fn title_header_and_page_number_footer_are_removed() {
+    fn title_and_page_number_removed() {
         let texts: Vec<String> = (1..=6)
             .map(|n| format!("Debian 参考手册 {n} / 223\n{}\n{}\n{n}", "正文".repeat(n), "结尾".repeat(n)))
             .collect();
@@ -136,7 +136,7 @@ mod tests {
     }
 
     #[test]
-    fn repeated_table_header_and_body_copies_stay() {
+    fn table_rows_and_body_copies_stay() {
         let texts: Vec<String> =
             (1..=5).map(|n| format!("| Code | Meaning |\n| E-{n} | fault {n} |\nManual title\nEnd")).collect();
         let mut pages = pages(&texts);

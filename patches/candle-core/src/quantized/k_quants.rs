@@ -2348,22 +2348,24 @@ pub fn matmul<T: GgmlType>(
             .with_min_len((64 / m).max(1))
             .for_each(|(pair_idx, columns)| {
                 let first_col = pair_idx * 2;
+                let rhs0 = rhs_col(first_col);
                 // An odd count of columns leaves one column for the last chunk.
-                let rhs: Vec<&[T]> = (first_col..first_col + columns.len() / m).map(rhs_col).collect();
+                let rhs1 = (columns.len() == 2 * m).then(|| rhs_col(first_col + 1));
                 for quad_start in (0..tiled_rows).step_by(4) {
                     let count = (m - quad_start).min(4);
-                    if let [rhs0, rhs1] = rhs[..] {
+                    if let Some(rhs1) = rhs1 {
                         let [values0, values1] = T::vec_dot_2x4(k, [rhs0, rhs1], quad_rows(quad_start));
                         columns[quad_start..quad_start + count].copy_from_slice(&values0[..count]);
                         columns[m + quad_start..m + quad_start + count].copy_from_slice(&values1[..count]);
                     } else {
-                        let values = T::vec_dot_rows4(k, rhs[0], quad_rows(quad_start));
+                        let values = T::vec_dot_rows4(k, rhs0, quad_rows(quad_start));
                         columns[quad_start..quad_start + count].copy_from_slice(&values[..count]);
                     }
                 }
-                for (column, rhs) in rhs.iter().enumerate() {
-                    for row_idx in tiled_rows..m {
-                        columns[column * m + row_idx] = T::vec_dot(k, rhs, lhs_row(row_idx));
+                for row_idx in tiled_rows..m {
+                    columns[row_idx] = T::vec_dot(k, rhs0, lhs_row(row_idx));
+                    if let Some(rhs1) = rhs1 {
+                        columns[m + row_idx] = T::vec_dot(k, rhs1, lhs_row(row_idx));
                     }
                 }
             });
