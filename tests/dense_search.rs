@@ -66,7 +66,7 @@ fn hybrid_marks_results_both_retrievers_found() {
     assert_eq!(hits[0]["doc"], "docs/printer.md", "{hits:#?}");
     assert_eq!(hits[0]["retrievers"], serde_json::json!(["full_text", "dense"]));
     let fused = hits[0]["score"].as_f64().unwrap();
-    assert!((fused - 2.0 / 21.0).abs() < 1e-6, "rank 1 in both rankings fuses to 2/21, got {fused}");
+    assert!((fused - 2.0 / 11.0).abs() < 1e-6, "rank 1 in both rankings fuses to 2/11, got {fused}");
 }
 
 #[test]

@@ -622,3 +622,54 @@ fn question_words_do_not_outrank_content() {
     let results = env.search_json("default", "我应该怎么更换密封圈？可以是什么样的步骤？");
     assert_eq!(results["results"][0]["doc"], "docs/pump.md", "{results}");
 }
+
+/// A PDF's outline splits its pages at the sections it names. Every passage gets its
+/// section's heading path and is found by the section's title too.
+#[test]
+fn pdf_outline_gives_sections_and_headings() {
+    let env = TestEnv::new();
+    let pages: [&[&str]; 2] = [
+        &["1 Installing the pump", "Bolt the pump to a level floor.", "1.1 Priming", "Fill the casing with water before the first start."],
+        &[
+            "Keep the vent valve open until water runs out of it.",
+            "1.2 Clearing a blocked intake",
+            "Stop the motor, open the strainer lid and lift out the basket.",
+            "2 保养",
+            "每年春天更换密封圈。",
+        ],
+    ];
+    let runs: Vec<Vec<TextRun>> = pages
+        .iter()
+        .map(|lines| lines.iter().enumerate().map(|(index, text)| TextRun { text, x: 72, y: 720 - 18 * index as u32 }).collect())
+        .collect();
+    let outline = vec![
+        (0, "Installing the pump", 0),
+        (1, "Priming", 0),
+        (1, "Clearing a blocked intake", 1),
+        (0, "保养", 1),
+    ];
+    env.write("pump.pdf", build_pdf(&runs, &PdfOptions { outline, ..PdfOptions::default() }));
+    env.run_ok(&["ingest", "--text-encoder", "none", "docs"]);
+
+    let results = env.search_json("default", "strainer basket");
+    let top = &results["results"][0];
+    assert_eq!(top["pages"], serde_json::json!([2]), "{results}");
+    assert_eq!(top["heading"], "Installing the pump > Clearing a blocked intake", "{results}");
+    assert_eq!(
+        top["text"],
+        "1.2 Clearing a blocked intake\nStop the motor, open the strainer lid and lift out the basket.",
+        "{results}"
+    );
+
+    // Text at the top of a page stays under the section that began on the page before, and
+    // is found by the words of that section's title too.
+    let results = env.search_json("default", "priming");
+    let continued = results["results"].as_array().unwrap().iter().find(|hit| hit["pages"] == serde_json::json!([2]));
+    let continued = continued.unwrap_or_else(|| panic!("no page 2 passage: {results}"));
+    assert_eq!(continued["heading"], "Installing the pump > Priming", "{results}");
+    assert_eq!(continued["text"], "Keep the vent valve open until water runs out of it.", "{results}");
+
+    let results = env.search_json("default", "密封圈");
+    assert_eq!(results["results"][0]["heading"], "保养", "{results}");
+    assert_eq!(results["results"][0]["text"], "2 保养\n每年春天更换密封圈。", "{results}");
+}

@@ -228,7 +228,7 @@ pub struct RetrievalArgs {
     pub retriever: RetrieverChoice,
 
     /// Reciprocal rank fusion constant k: rank r of a retriever adds weight / (k + r)
-    #[arg(long, default_value_t = 20.0, value_name = "K")]
+    #[arg(long, default_value_t = 10.0, value_name = "K")]
     pub rrf_k: f32,
 
     /// Weight of the full-text ranking in the fusion

@@ -1,6 +1,7 @@
 //! Splitting extracted text into passages that keep their page numbers and heading path.
 
 use super::extract::{DocumentKind, PageText};
+use super::outline::{HeadingWalk, OutlineEntry};
 
 /// Chunk size limits, in characters (not bytes, so CJK text is not cut short).
 #[derive(Debug, Clone, Copy)]
@@ -16,7 +17,7 @@ impl Default for ChunkingOptions {
 }
 
 /// A passage of a document: `pages` are 1-based physical pages (empty for page-less formats),
-/// `heading` is the path of Markdown headings above it, joined with " > ".
+/// `heading` is the path of Markdown headings or PDF outline entries above it, joined with " > ".
 #[derive(Debug, Clone, PartialEq)]
 pub struct Chunk {
     pub pages: Vec<u32>,
@@ -32,19 +33,33 @@ pub struct Chunk {
 }
 
 /// Splits a document's pages into chunks. PDF chunks never cross a page boundary, so each
-/// cites exactly one page; Markdown chunks never cross a heading.
-pub fn chunk_document(kind: DocumentKind, pages: &[PageText], options: ChunkingOptions) -> Vec<Chunk> {
+/// cites exactly one page, and take their heading path from the PDF's outline; Markdown
+/// chunks never cross a heading.
+pub fn chunk_document(
+    kind: DocumentKind,
+    pages: &[PageText],
+    outline: &[OutlineEntry],
+    options: ChunkingOptions,
+) -> Vec<Chunk> {
     let mut chunks = Vec::new();
+    let mut headings = HeadingWalk::new(outline);
     for page in pages {
         let page_numbers: Vec<u32> = page.number.into_iter().collect();
         let sections = match kind {
             DocumentKind::Markdown => markdown_sections(&page.text),
-            // A table of contents or an index matches the words of many questions but answers
-            // none, so its pages are not indexed as passages.
-            DocumentKind::Pdf if is_navigation_page(&page.text) => Vec::new(),
-            DocumentKind::Pdf | DocumentKind::Text => {
-                vec![Section { heading: String::new(), blocks: paragraphs(&page.text) }]
+            DocumentKind::Pdf => {
+                let lines = lines_with_ranges(&page.text);
+                let line_texts: Vec<&str> = lines.iter().map(|(line, _)| *line).collect();
+                let starts = headings.page_sections(page.number.unwrap_or_default(), &line_texts);
+                // A table of contents or an index matches the words of many questions but
+                // answers none, so its pages are not indexed as passages.
+                if is_navigation_page(&page.text) {
+                    Vec::new()
+                } else {
+                    outline_sections(&page.text, &lines, starts)
+                }
             }
+            DocumentKind::Text => vec![Section { heading: String::new(), blocks: paragraphs(&page.text) }],
             // An image file has no text pages; its image becomes a chunk at ingest.
             DocumentKind::Image => Vec::new(),
         };
@@ -156,14 +171,38 @@ fn is_leader_line(line: &str) -> bool {
 /// text line and few blank lines, so a paragraph may be long; `pack_blocks` splits it further.
 fn paragraphs(text: &str) -> Vec<Block> {
     let mut builder = BlockBuilder::new(text);
-    for (line, range) in lines_with_ranges(text) {
+    add_paragraph_lines(&mut builder, &lines_with_ranges(text));
+    builder.take_blocks()
+}
+
+fn add_paragraph_lines(builder: &mut BlockBuilder, lines: &[(&str, std::ops::Range<usize>)]) {
+    for (line, range) in lines {
         if line.trim().is_empty() {
             builder.close();
         } else {
-            builder.add_line(&range);
+            builder.add_line(range);
         }
     }
-    builder.take_blocks()
+}
+
+/// Splits a PDF page into sections at the lines where `starts` says its outline's sections
+/// begin, each split into paragraphs. A heading line stays in its section's text.
+fn outline_sections(
+    text: &str,
+    lines: &[(&str, std::ops::Range<usize>)],
+    starts: Vec<(usize, String)>,
+) -> Vec<Section> {
+    let mut builder = BlockBuilder::new(text);
+    let ends: Vec<usize> = starts.iter().skip(1).map(|(line, _)| *line).chain([lines.len()]).collect();
+    starts
+        .into_iter()
+        .zip(ends)
+        .filter_map(|((start, heading), end)| {
+            add_paragraph_lines(&mut builder, &lines[start..end]);
+            let blocks = builder.take_blocks();
+            (!blocks.is_empty()).then_some(Section { heading, blocks })
+        })
+        .collect()
 }
 
 /// Splits Markdown into sections at headings; fenced code blocks stay whole blocks and
@@ -356,7 +395,7 @@ mod tests {
     #[test]
     fn markdown_headings_become_paths() {
         let text = "# Guide\nintro\n\n## Install\nrun make\n\n```sh\n# not a heading\nmake demo\n```\n\n# Other\nend";
-        let chunks = chunk_document(DocumentKind::Markdown, &[page(None, text)], ChunkingOptions::default());
+        let chunks = chunk_document(DocumentKind::Markdown, &[page(None, text)], &[], ChunkingOptions::default());
         let headings: Vec<&str> = chunks.iter().map(|chunk| chunk.heading.as_str()).collect();
         assert_eq!(headings, ["Guide", "Guide > Install", "Other"]);
         assert!(chunks[1].text.contains("# not a heading"));
@@ -367,7 +406,7 @@ mod tests {
     #[test]
     fn pdf_chunks_stay_on_their_page() {
         let pages = [page(Some(1), "first page text"), page(Some(2), "second page text")];
-        let chunks = chunk_document(DocumentKind::Pdf, &pages, ChunkingOptions::default());
+        let chunks = chunk_document(DocumentKind::Pdf, &pages, &[], ChunkingOptions::default());
         assert_eq!(chunks.len(), 2);
         assert_eq!(chunks[0].pages, [1]);
         assert_eq!(chunks[1].pages, [2]);
@@ -378,7 +417,7 @@ mod tests {
     fn long_text_is_split_with_overlap() {
         let word_text = "alpha ".repeat(400);
         let options = ChunkingOptions { max_chars: 200, overlap_chars: 20 };
-        let chunks = chunk_document(DocumentKind::Text, &[page(None, &word_text)], options);
+        let chunks = chunk_document(DocumentKind::Text, &[page(None, &word_text)], &[], options);
         assert!(chunks.len() > 10);
         assert!(chunks.iter().all(|chunk| chunk.text.chars().count() <= 200));
         assert!(chunks.iter().all(|chunk| !chunk.text.contains("alph a")));
@@ -389,7 +428,7 @@ mod tests {
         let words = ["configure", "the", "library", "directory", "before", "installing", "R", "packages", "into", "it"];
         let text: String = (0..400).map(|i| format!("{} ", words[i * 7 % words.len()].repeat(1 + i % 3))).collect();
         let options = ChunkingOptions { max_chars: 200, overlap_chars: 50 };
-        let chunks = chunk_document(DocumentKind::Text, &[page(None, &text)], options);
+        let chunks = chunk_document(DocumentKind::Text, &[page(None, &text)], &[], options);
         let chars: Vec<char> = text.chars().collect();
         assert!(chunks.len() > 10);
         for chunk in &chunks[1..] {
@@ -403,7 +442,7 @@ mod tests {
     fn chinese_without_spaces_is_split() {
         let text = "安装步骤说明".repeat(100);
         let options = ChunkingOptions { max_chars: 100, overlap_chars: 10 };
-        let chunks = chunk_document(DocumentKind::Text, &[page(None, &text)], options);
+        let chunks = chunk_document(DocumentKind::Text, &[page(None, &text)], &[], options);
         assert!(chunks.len() >= 6);
         assert!(chunks.iter().all(|chunk| chunk.text.chars().count() <= 100));
     }
@@ -416,7 +455,7 @@ mod tests {
         }
         let text = format!("# Error codes\n\nThe display shows these codes.\n\n{table}");
         let options = ChunkingOptions { max_chars: 400, overlap_chars: 50 };
-        let chunks = chunk_document(DocumentKind::Markdown, &[page(None, &text)], options);
+        let chunks = chunk_document(DocumentKind::Markdown, &[page(None, &text)], &[], options);
         let table_chunks: Vec<&Chunk> = chunks.iter().filter(|chunk| chunk.text.contains("| E-")).collect();
         assert!(table_chunks.len() >= 3, "{chunks:?}");
         let mut rows_seen = 0;
@@ -441,7 +480,7 @@ mod tests {
     #[test]
     fn chunk_ranges_point_into_the_page_text() {
         let text = "  First paragraph of the page.\n\n\nSecond paragraph,\nover two lines.  \n";
-        let chunks = chunk_document(DocumentKind::Pdf, &[page(Some(3), text)], ChunkingOptions::default());
+        let chunks = chunk_document(DocumentKind::Pdf, &[page(Some(3), text)], &[], ChunkingOptions::default());
         assert_eq!(chunks.len(), 1);
         assert_eq!(chunks[0].chars, Some(2..66));
         assert_eq!(covered(text, &chunks[0]), "First paragraph of the page.\n\n\nSecond paragraph,\nover two lines.");
@@ -449,7 +488,7 @@ mod tests {
         // Pieces of a long paragraph, overlaps included, are exact slices of the page text.
         let long = "水泵维护说明：".repeat(10) + &" pump service note".repeat(60);
         let options = ChunkingOptions { max_chars: 200, overlap_chars: 40 };
-        let chunks = chunk_document(DocumentKind::Text, &[page(None, &long)], options);
+        let chunks = chunk_document(DocumentKind::Text, &[page(None, &long)], &[], options);
         assert!(chunks.len() > 3, "{chunks:?}");
         for chunk in &chunks {
             assert_eq!(covered(&long, chunk), chunk.text);
@@ -465,7 +504,7 @@ mod tests {
             table.push_str(&format!("| E-{number} | fault {number} |\n"));
         }
         let text = format!("# Codes\n\nSee the table.\n\n{table}\n## Notes\n\nCall service.\n");
-        let chunks = chunk_document(DocumentKind::Markdown, &[page(None, &text)], ChunkingOptions { max_chars: 200, overlap_chars: 20 });
+        let chunks = chunk_document(DocumentKind::Markdown, &[page(None, &text)], &[], ChunkingOptions { max_chars: 200, overlap_chars: 20 });
         let notes = chunks.iter().find(|chunk| chunk.heading == "Codes > Notes").unwrap();
         assert_eq!(covered(&text, notes), "Call service.");
         for piece in chunks.iter().filter(|chunk| chunk.text.contains("| E-")) {
@@ -494,14 +533,14 @@ mod tests {
             5.1.4 网络设备支持 . . . . . . 94\n5.2 现代的桌面网络配置 . . . . . . 94\n5.3 网络配置 . . . . . . 95";
         let prose = "Error E-102 means the intake filter is blocked. See page 12.\nClean it . . . then restart 3";
         let pages = [page(Some(1), contents), page(Some(2), index), page(Some(3), chinese), page(Some(4), prose)];
-        let chunks = chunk_document(DocumentKind::Pdf, &pages, ChunkingOptions::default());
+        let chunks = chunk_document(DocumentKind::Pdf, &pages, &[], ChunkingOptions::default());
         assert_eq!(chunks.len(), 1, "{chunks:?}");
         assert_eq!(chunks[0].pages, [4]);
     }
 
     #[test]
     fn blank_document_has_no_chunks() {
-        let chunks = chunk_document(DocumentKind::Pdf, &[page(Some(1), "  \n\n ")], ChunkingOptions::default());
+        let chunks = chunk_document(DocumentKind::Pdf, &[page(Some(1), "  \n\n ")], &[], ChunkingOptions::default());
         assert!(chunks.is_empty());
     }
 }

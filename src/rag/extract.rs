@@ -7,6 +7,7 @@ use std::sync::OnceLock;
 use pdfium_render::prelude::*;
 
 use super::layout::{self, Bounds};
+use super::outline::{read_outline, OutlineEntry};
 use super::running_lines;
 use super::text::clean;
 
@@ -62,11 +63,12 @@ pub struct ExtractedImage {
     pub scanned_page: bool,
 }
 
-/// Contents of a file: the text of each page and its images.
+/// Contents of a file: the text of each page, its images and, for a PDF, its outline.
 #[derive(Debug, Clone, Default)]
 pub struct Extracted {
     pub pages: Vec<PageText>,
     pub images: Vec<ExtractedImage>,
+    pub outline: Vec<OutlineEntry>,
 }
 
 /// Maximum side of a kept image, in pixels. It bounds memory and disk per image and leaves
@@ -120,7 +122,7 @@ pub fn extract(path: &Path, kind: DocumentKind, pdfium_path: &Path) -> Result<Ex
             let bytes = std::fs::read(path)?;
             let text = String::from_utf8(bytes).map_err(|_| ExtractError::NotUtf8)?;
             let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
-            Ok(Extracted { pages: vec![PageText { number: None, text: clean(text) }], images: Vec::new() })
+            Ok(Extracted { pages: vec![PageText { number: None, text: clean(text) }], ..Default::default() })
         }
         DocumentKind::Image => {
             let image = read_image_file(path)?;
@@ -128,6 +130,7 @@ pub fn extract(path: &Path, kind: DocumentKind, pdfium_path: &Path) -> Result<Ex
             Ok(Extracted {
                 pages: Vec::new(),
                 images: vec![ExtractedImage { page: None, image, caption, scanned_page: false }],
+                outline: Vec::new(),
             })
         }
     }
@@ -221,7 +224,11 @@ fn extract_pdf(path: &Path, pdfium_path: &Path) -> Result<Extracted, ExtractErro
     }
 
     let set_in_columns = has_two_column_pages(&document);
-    let mut extracted = Extracted { pages: Vec::with_capacity(page_count as usize), images: Vec::new() };
+    let mut extracted = Extracted {
+        pages: Vec::with_capacity(page_count as usize),
+        images: Vec::new(),
+        outline: read_outline(&document),
+    };
     for (index, page) in document.pages().iter().enumerate() {
         let number = index as u32 + 1;
         let page_text = page.text().map_err(|error| ExtractError::Pdfium(format!("page {number}: {error}")))?;

@@ -7,7 +7,7 @@ use std::sync::OnceLock;
 use anyhow::{Context, Result};
 use serde::Serialize;
 use tantivy::collector::TopDocs;
-use tantivy::query::{BooleanQuery, BoostQuery, Occur, Query, TermQuery};
+use tantivy::query::{BooleanQuery, Occur, Query, TermQuery};
 use tantivy::schema::{
     Field, IndexRecordOption, Schema, TextFieldIndexing, TextOptions, Value, INDEXED, STORED, STRING,
 };
@@ -24,9 +24,6 @@ const WRITER_MEMORY_BYTES: usize = 64 * 1024 * 1024;
 /// Queries longer than this are cut before analysis; no useful question is longer, and
 /// it bounds the number of term queries one request can build.
 const MAX_QUERY_CHARS: usize = 2_000;
-
-/// Matches in a chunk's heading path count this much more than matches in its text.
-const HEADING_BOOST: f32 = 1.5;
 
 /// Function words left out of full-text queries, in Chinese and English. A long question
 /// otherwise favours long passages that share many of them (的, 是, 什么, the, what) over the
@@ -55,12 +52,22 @@ fn stop_terms() -> &'static HashSet<String> {
 /// words. On the development set they raised figure questions' hit@1 from 0.286 to 0.571.
 const PICTURE_WORDS: &str = "image picture figure screenshot diagram photo illustration 图 图中 图片 图像 截图 插图 示意图 照片 画面";
 
-/// Returns the text a chunk is searched by: its text, plus [`PICTURE_WORDS`] for an image.
+/// Returns the text a chunk is searched by: its text, plus [`PICTURE_WORDS`] for an image and
+/// the last title of its heading path for a passage.
 fn indexed_text(chunk: &Chunk) -> String {
     let text = normalize(&chunk.text);
-    match chunk.image {
-        Some(_) => format!("{text}\n{PICTURE_WORDS}"),
-        None => text,
+    if chunk.image.is_some() {
+        return format!("{text}\n{PICTURE_WORDS}");
+    }
+    // The last title of the heading path is indexed as words of the text. The whole path
+    // would give every passage of a chapter the chapter's words, and a field of its own
+    // ranked short sections by the words of their titles alone; both scored lower.
+    let title = normalize(chunk.heading.rsplit(" > ").next().unwrap_or_default());
+    let first_line = text.lines().find(|line| !line.trim().is_empty()).unwrap_or_default();
+    if title.is_empty() || first_line.ends_with(&title) {
+        text
+    } else {
+        format!("{title}\n{text}")
     }
 }
 
@@ -124,7 +131,6 @@ struct Fields {
     pages: Field,
     heading: Field,
     text: Field,
-    heading_folded: Field,
     text_folded: Field,
     /// Absent in indexes made before chunks recorded their character ranges.
     chars: Option<Field>,
@@ -169,7 +175,6 @@ impl TextIndex {
             pages: field("pages")?,
             heading: field("heading")?,
             text: field("text")?,
-            heading_folded: field("heading_folded")?,
             text_folded: field("text_folded")?,
             chars: schema.get_field("chars").ok(),
         };
@@ -206,7 +211,6 @@ impl TextIndex {
                 fields.doc => display_path,
                 fields.heading => chunk.heading.as_str(),
                 fields.text => chunk.text.as_str(),
-                fields.heading_folded => normalize(&chunk.heading),
                 fields.text_folded => indexed_text(chunk),
             );
             for page in &chunk.pages {
@@ -249,13 +253,10 @@ impl TextIndex {
             return Ok(Vec::new());
         }
 
-        let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::with_capacity(query_terms.len() * 2);
+        let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::with_capacity(query_terms.len());
         for term in &query_terms {
             let text_term = Term::from_field_text(self.fields.text_folded, term);
             clauses.push((Occur::Should, Box::new(TermQuery::new(text_term, IndexRecordOption::WithFreqs))));
-            let heading_term = Term::from_field_text(self.fields.heading_folded, term);
-            let heading_query = TermQuery::new(heading_term, IndexRecordOption::WithFreqs);
-            clauses.push((Occur::Should, Box::new(BoostQuery::new(Box::new(heading_query), HEADING_BOOST))));
         }
         let query = BooleanQuery::new(clauses);
 
@@ -351,7 +352,6 @@ fn schema() -> Schema {
     );
     builder.add_text_field("heading", STORED);
     builder.add_text_field("text", STORED);
-    builder.add_text_field("heading_folded", indexed_only.clone());
     builder.add_text_field("text_folded", indexed_only);
     builder.build()
 }

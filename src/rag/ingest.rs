@@ -42,7 +42,9 @@ pub struct IngestOptions {
 /// the next ingest then reads such files again instead of keeping them as unchanged.
 /// Version 1 leaves out running headers and footers, reads the text of positioned segments
 /// (tables, columns, captions) character by character, and indexes images by picture words.
-pub const INGEST_VERSION: u32 = 1;
+/// Version 2 splits PDF pages at the sections of the PDF's outline and gives each passage its
+/// section's heading path.
+pub const INGEST_VERSION: u32 = 2;
 
 /// Counts of an ingested file's contents. `scanned_pages` are pages without a text layer,
 /// kept as images (a warning: their text is not searchable).
@@ -218,7 +220,7 @@ impl<'a> Ingestor<'a> {
             }
         };
 
-        let mut chunks = chunk_document(kind, &extracted.pages, self.options.chunking);
+        let mut chunks = chunk_document(kind, &extracted.pages, &extracted.outline, self.options.chunking);
         let page_count = extracted.pages.iter().filter(|page| page.number.is_some()).count() as u32;
         let images = self.store_images(&extracted.images, &display_path, &mut chunks)?;
         on_progress(Progress::Extracted { pages: page_count, chunks: chunks.len() as u32 });

@@ -13,6 +13,7 @@ pub mod index;
 pub mod ingest;
 pub mod knowledge_base;
 pub mod layout;
+pub mod outline;
 mod running_lines;
 pub mod text;
 pub mod vector_cache;

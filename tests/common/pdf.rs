@@ -24,6 +24,8 @@ pub struct PdfOptions {
     /// page is stored. Their text is drawn turned the other way, so that it reads upright on
     /// screen. The runs' `x` and `y` are positions on the displayed 792 x 612 page.
     pub rotated_pages: Vec<usize>,
+    /// Bookmarks in outline order: depth (0 for the top level), title and 0-based page.
+    pub outline: Vec<(usize, &'static str, usize)>,
 }
 
 /// An RGB image of `width` x `height` pixels, drawn on page `page` (0-based) in the
@@ -125,6 +127,12 @@ pub fn build_pdf(pages: &[Vec<TextRun>], options: &PdfOptions) -> Vec<u8> {
         ));
     }
 
+    if !options.outline.is_empty() {
+        let root = objects.len() + 1;
+        objects.extend(outline_objects(&options.outline, root, first_page_object));
+        objects[0] = format!("<< /Type /Catalog /Pages 2 0 R /Outlines {root} 0 R >>");
+    }
+
     let encrypt_object = options.encrypted.then(|| {
         objects.push(format!(
             "<< /Filter /Standard /V 1 /R 2 /O <{}> /U <{}> /P -44 >>",
@@ -150,6 +158,46 @@ pub fn build_pdf(pages: &[Vec<TextRun>], options: &PdfOptions) -> Vec<u8> {
         .unwrap_or_default();
     let _ = write!(out, "trailer\n<< /Size {} /Root 1 0 R{encrypt} >>\nstartxref\n{xref_offset}\n%%EOF\n", objects.len() + 1);
     out.into_bytes()
+}
+
+/// Writes an outline's root, numbered `root`, and its items, numbered from `root + 1` on.
+/// Each item leads to the top of its page.
+fn outline_objects(items: &[(usize, &str, usize)], root: usize, first_page_object: usize) -> Vec<String> {
+    let number = |item: usize| root + 1 + item;
+    // An item's parent is the nearest item before it at a smaller depth.
+    let parents: Vec<Option<usize>> =
+        (0..items.len()).map(|item| (0..item).rev().find(|&before| items[before].0 < items[item].0)).collect();
+    let children = |parent: Option<usize>| -> Vec<usize> { (0..items.len()).filter(|&item| parents[item] == parent).collect() };
+    let top = children(None);
+    let mut objects = vec![format!(
+        "<< /Type /Outlines /First {} 0 R /Last {} 0 R /Count {} >>",
+        number(top[0]),
+        number(top[top.len() - 1]),
+        items.len()
+    )];
+    for (item, (_, title, page)) in items.iter().enumerate() {
+        let title: String = title.encode_utf16().map(|unit| format!("{unit:04X}")).collect();
+        let mut object = format!(
+            "<< /Title <FEFF{title}> /Parent {} 0 R /Dest [{} 0 R /XYZ 0 792 0]",
+            parents[item].map_or(root, number),
+            first_page_object + 2 * page
+        );
+        let siblings = children(parents[item]);
+        let position = siblings.iter().position(|&sibling| sibling == item).expect("an item is its parent's child");
+        if position > 0 {
+            let _ = write!(object, " /Prev {} 0 R", number(siblings[position - 1]));
+        }
+        if let Some(next) = siblings.get(position + 1) {
+            let _ = write!(object, " /Next {} 0 R", number(*next));
+        }
+        let kids = children(Some(item));
+        if let (Some(first), Some(last)) = (kids.first(), kids.last()) {
+            let _ = write!(object, " /First {} 0 R /Last {} 0 R /Count {}", number(*first), number(*last), kids.len());
+        }
+        object.push_str(" >>");
+        objects.push(object);
+    }
+    objects
 }
 
 fn stream_object(data: &str) -> String {
