@@ -21,7 +21,9 @@ pub fn build_analyzer() -> TextAnalyzer {
         .build()
 }
 
-/// Keeps only tokens that contain at least one letter or digit.
+/// Keeps only tokens that contain at least one letter or digit, and replaces a lone Greek
+/// letter (no letter on either side) with its name, so that a question about `π` finds `pi`
+/// in the text and the reverse. Jieba cuts Greek words into letters, which stay as they are.
 #[derive(Clone, Copy)]
 struct WordFilter;
 
@@ -39,23 +41,35 @@ struct WordFilterTokenizer<T> {
 }
 
 impl<T: Tokenizer> Tokenizer for WordFilterTokenizer<T> {
-    type TokenStream<'a> = WordFilterStream<T::TokenStream<'a>>;
+    type TokenStream<'a> = WordFilterStream<'a, T::TokenStream<'a>>;
 
     fn token_stream<'a>(&'a mut self, text: &'a str) -> Self::TokenStream<'a> {
-        WordFilterStream { inner: self.inner.token_stream(text) }
+        WordFilterStream { inner: self.inner.token_stream(text), text }
     }
 }
 
-struct WordFilterStream<S> {
+struct WordFilterStream<'a, S> {
     inner: S,
+    text: &'a str,
 }
 
-impl<S: TokenStream> TokenStream for WordFilterStream<S> {
+impl<S: TokenStream> TokenStream for WordFilterStream<'_, S> {
     fn advance(&mut self) -> bool {
         while self.inner.advance() {
-            if self.inner.token().text.chars().any(char::is_alphanumeric) {
-                return true;
+            let token = self.inner.token_mut();
+            if !token.text.chars().any(char::is_alphanumeric) {
+                continue;
             }
+            let mut chars = token.text.chars();
+            if let (Some(letter), None) = (chars.next(), chars.next()) {
+                let before = self.text.get(..token.offset_from).and_then(|text| text.chars().next_back());
+                let after = self.text.get(token.offset_to..).and_then(|text| text.chars().next());
+                let alone = !before.is_some_and(char::is_alphabetic) && !after.is_some_and(char::is_alphabetic);
+                if let Some(name) = greek_letter_name(letter).filter(|_| alone) {
+                    token.text = name.to_string();
+                }
+            }
+            return true;
         }
         false
     }
@@ -67,6 +81,22 @@ impl<S: TokenStream> TokenStream for WordFilterStream<S> {
     fn token_mut(&mut self) -> &mut Token {
         self.inner.token_mut()
     }
+}
+
+/// Returns the English name of a Greek letter, either case, or `None` for other characters.
+fn greek_letter_name(letter: char) -> Option<&'static str> {
+    const NAMES: [&str; 25] = [
+        "alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta", "iota", "kappa", "lambda", "mu", "nu",
+        "xi", "omicron", "pi", "rho", "sigma", "sigma", "tau", "upsilon", "phi", "chi", "psi", "omega",
+    ];
+    // The lower-case letters run from α (U+03B1) to ω (U+03C9), final sigma ς (U+03C2)
+    // included. Each capital is 0x20 below its lower-case letter, and no capital matches ς.
+    let code = match letter as u32 {
+        code @ 0x03B1..=0x03C9 => code,
+        code @ (0x0391..=0x03A1 | 0x03A3..=0x03A9) => code + 0x20,
+        _ => return None,
+    };
+    Some(NAMES[(code - 0x03B1) as usize])
 }
 
 /// Counts the words of a text that carry meaning: segmented like indexed text, without
@@ -140,6 +170,14 @@ pub fn terms(analyzer: &mut TextAnalyzer, text: &str) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn greek_letters_spelled_by_name() {
+        let mut analyzer = build_analyzer();
+        assert_eq!(terms(&mut analyzer, "the value of π"), ["the", "valu", "of", "pi"]);
+        assert_eq!(terms(&mut analyzer, "Ω and ς"), ["omega", "and", "sigma"]);
+        assert_eq!(terms(&mut analyzer, "λx and Ελληνικά"), ["λ", "x", "and", "ε", "λ", "λ", "η", "ν", "ι", "κ", "ά"]);
+    }
 
     #[test]
     fn coverage_counts_content_words() {
