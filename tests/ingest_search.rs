@@ -632,7 +632,8 @@ fn pdf_outline_gives_sections_and_headings() {
         &["1 Installing the pump", "Bolt the pump to a level floor.", "1.1 Priming", "Fill the casing with water before the first start."],
         &[
             "Keep the vent valve open until water runs out of it.",
-            "1.2 Clearing a blocked intake",
+            "1.2 Troubleshooting",
+            "1.2.1 Clearing a blocked intake",
             "Stop the motor, open the strainer lid and lift out the basket.",
             "2 保养",
             "每年春天更换密封圈。",
@@ -645,7 +646,8 @@ fn pdf_outline_gives_sections_and_headings() {
     let outline = vec![
         (0, "Installing the pump", 0),
         (1, "Priming", 0),
-        (1, "Clearing a blocked intake", 1),
+        (1, "Troubleshooting", 1),
+        (2, "Clearing a blocked intake", 1),
         (0, "保养", 1),
     ];
     env.write("pump.pdf", build_pdf(&runs, &PdfOptions { outline, ..PdfOptions::default() }));
@@ -654,10 +656,11 @@ fn pdf_outline_gives_sections_and_headings() {
     let results = env.search_json("default", "strainer basket");
     let top = &results["results"][0];
     assert_eq!(top["pages"], serde_json::json!([2]), "{results}");
-    assert_eq!(top["heading"], "Installing the pump > Clearing a blocked intake", "{results}");
+    assert_eq!(top["heading"], "Installing the pump > Troubleshooting > Clearing a blocked intake", "{results}");
+    // The one-line section "1.2 Troubleshooting" joins the section below it.
     assert_eq!(
         top["text"],
-        "1.2 Clearing a blocked intake\nStop the motor, open the strainer lid and lift out the basket.",
+        "1.2 Troubleshooting\n1.2.1 Clearing a blocked intake\nStop the motor, open the strainer lid and lift out the basket.",
         "{results}"
     );
 

@@ -9,10 +9,10 @@ use pdfium_render::prelude::*;
 
 use super::text::normalize;
 
-/// At most this many bookmarks are read; a larger outline is cut there.
+/// At most this many bookmarks are visited; a larger outline is cut there.
 const MAX_ENTRIES: usize = 10_000;
 
-/// Bookmarks nested deeper than this count as being at this depth.
+/// Bookmarks nested deeper than this are not read.
 const MAX_LEVEL: usize = 16;
 
 /// A section number in front of a title has at most this many letters and digits.
@@ -27,20 +27,33 @@ pub struct OutlineEntry {
 }
 
 /// Reads a document's bookmarks in outline order. Bookmarks without a title or without a
-/// page in this document are skipped.
+/// page in this document are skipped, and their children keep their own depth.
 pub fn read_outline(document: &PdfDocument) -> Vec<OutlineEntry> {
+    let bookmarks = document.bookmarks();
     let mut entries = Vec::new();
-    for bookmark in document.bookmarks().iter().take(MAX_ENTRIES) {
-        let Some(title) = bookmark.title() else { continue };
-        let title = title.split_whitespace().collect::<Vec<_>>().join(" ");
-        let Some(page) = bookmark.destination().and_then(|destination| destination.page_index().ok()) else {
-            continue;
-        };
-        if title.is_empty() || page < 0 {
-            continue;
+    // Depth-first, children before the next sibling. pdfium-render's own iterator does not
+    // give depths, and a bookmark's `parent()` does not know its own parent. Counting visits
+    // bounds the walk even in an outline whose links loop.
+    let mut pending: Vec<(PdfBookmark, usize)> = bookmarks.root().into_iter().map(|root| (root, 0)).collect();
+    let mut visits = 0;
+    while let Some((bookmark, level)) = pending.pop() {
+        visits += 1;
+        if visits > MAX_ENTRIES {
+            break;
         }
-        let level = std::iter::successors(bookmark.parent(), |parent| parent.parent()).take(MAX_LEVEL).count();
-        entries.push(OutlineEntry { level, title, page: page as u32 + 1 });
+        if let Some(sibling) = bookmark.next_sibling() {
+            pending.push((sibling, level));
+        }
+        if let Some(child) = bookmark.first_child().filter(|_| level + 1 < MAX_LEVEL) {
+            pending.push((child, level + 1));
+        }
+        let title = bookmark.title().map(|title| title.split_whitespace().collect::<Vec<_>>().join(" "));
+        let page = bookmark.destination().and_then(|destination| destination.page_index().ok());
+        if let (Some(title), Some(page)) = (title, page) {
+            if !title.is_empty() && page >= 0 {
+                entries.push(OutlineEntry { level, title, page: page as u32 + 1 });
+            }
+        }
     }
     entries
 }
@@ -62,25 +75,29 @@ impl<'a> HeadingWalk<'a> {
 
     /// Returns the sections of a page: the line each starts at and its heading path, joined
     /// with " > ". The first starts at line 0 under the path carried over from earlier pages.
-    /// A bookmark whose title is on none of the page's lines takes effect where the previous
-    /// one did. Pages must come in increasing order.
+    /// A bookmark whose title is on none of the page's lines enters the path from the next
+    /// section start on, so that no text above its unknown start is labelled with it. Pages
+    /// must come in increasing order.
     pub fn page_sections(&mut self, page: u32, lines: &[&str]) -> Vec<(usize, String)> {
         while let Some(&entry) = self.entries.get(self.next).filter(|entry| entry.page < page) {
             self.enter(entry);
             self.next += 1;
         }
-        let mut sections = vec![(0, self.heading())];
+        // Each start with the title found there, none for the path carried over.
+        let mut starts: Vec<(usize, String, Option<&str>)> = vec![(0, self.heading(), None)];
         while let Some(&entry) = self.entries.get(self.next).filter(|entry| entry.page == page) {
             self.next += 1;
             self.enter(entry);
-            let cursor = sections.last().map_or(0, |(line, _)| *line);
-            let heading = self.heading();
+            let cursor = starts.last().map_or(0, |(line, ..)| *line);
             match find_heading_line(lines, cursor, &entry.title) {
-                Some(line) if line > cursor => sections.push((line, heading)),
-                _ => sections.last_mut().expect("sections start with one").1 = heading,
+                Some(line) if line > cursor => starts.push((line, self.heading(), Some(&entry.title))),
+                Some(_) => {
+                    *starts.last_mut().expect("starts begin with one") = (cursor, self.heading(), Some(&entry.title))
+                }
+                None => {}
             }
         }
-        sections
+        join_one_line_sections(starts, lines)
     }
 
     fn enter(&mut self, entry: &'a OutlineEntry) {
@@ -93,22 +110,67 @@ impl<'a> HeadingWalk<'a> {
     }
 }
 
+/// Joins a section of at most one line to the section after it when that line is a title
+/// with nothing under it, a page number, or a running header that names a title of the next
+/// section's path ("Chapter 4: Installing R 21" above "4.1 Running R"). Otherwise the line
+/// would be a passage of its own that ranks first for its few words.
+fn join_one_line_sections(starts: Vec<(usize, String, Option<&str>)>, lines: &[&str]) -> Vec<(usize, String)> {
+    let mut joined: Vec<(usize, String)> = Vec::with_capacity(starts.len());
+    let mut carried_start = None;
+    for (index, (own_start, heading, title)) in starts.iter().enumerate() {
+        let start = carried_start.take().unwrap_or(*own_start);
+        if let Some((next_start, _, Some(next_title))) = starts.get(index + 1) {
+            let filled: Vec<&str> =
+                lines[*own_start..*next_start].iter().copied().filter(|line| !line.trim().is_empty()).collect();
+            let next_path = &starts[index + 1].1;
+            let joins = filled.first().is_none_or(|line| {
+                let line = squeeze(line);
+                !line.chars().any(char::is_alphabetic)
+                    || next_path.split(" > ").chain([*next_title]).any(|title| line.contains(&squeeze(title)))
+            });
+            if filled.len() <= 1 && (title.is_some() || joins) {
+                carried_start = Some(start);
+                continue;
+            }
+        }
+        joined.push((start, heading.clone()));
+    }
+    joined
+}
+
 /// Returns the first line from `from` on that reads as the title, alone or joined with the
-/// line after it (a title wrapped over two lines).
+/// line after it (a title wrapped over two lines). Failing that, returns the first line that
+/// begins with the title and goes on with a capitalized word, as a run-in title does
+/// ("Cnormal The smooth cnormal option ...").
 fn find_heading_line(lines: &[&str], from: usize, title: &str) -> Option<usize> {
-    let title = squeeze(title);
-    if title.is_empty() {
+    let squeezed_title = squeeze(title);
+    if squeezed_title.is_empty() {
         return None;
     }
-    (from..lines.len()).find(|&index| {
+    let whole_line = (from..lines.len()).find(|&index| {
         let line = squeeze(lines[index]);
         if line.is_empty() {
             return false;
         }
-        let wrapped = || lines.get(index + 1).map(|next| line.clone() + &squeeze(next));
-        is_titled(&line, &title)
-            || line.len() < title.len() && wrapped().is_some_and(|joined| is_titled(&joined, &title))
-    })
+        // Only a line with letters can hold the start of a wrapped title; a page number above
+        // the title must not count as one.
+        let wrapped = || {
+            let has_letters = line.chars().any(char::is_alphabetic);
+            lines.get(index + 1).filter(|_| has_letters).map(|next| line.clone() + &squeeze(next))
+        };
+        is_titled(&line, &squeezed_title)
+            || line.len() < squeezed_title.len() && wrapped().is_some_and(|joined| is_titled(&joined, &squeezed_title))
+    });
+    whole_line.or_else(|| (from..lines.len()).find(|&index| is_run_in(lines[index], title)))
+}
+
+/// Tells whether a line starts with the title, then a space and a capital letter.
+fn is_run_in(line: &str, title: &str) -> bool {
+    let line = normalize(line);
+    let title = normalize(title);
+    let Some(rest) = line.trim_start().strip_prefix(title.trim()) else { return false };
+    let mut rest = rest.chars();
+    rest.next().is_some_and(char::is_whitespace) && rest.next().is_some_and(char::is_uppercase)
 }
 
 /// Tells whether a squeezed line is the squeezed title, perhaps after a section number.
@@ -201,10 +263,36 @@ mod tests {
     }
 
     #[test]
-    fn missing_title_applies_at_last_start() {
-        let outline = [entry(0, "Part One", 1), entry(1, "Not printed anywhere", 1), entry(1, "Second", 1)];
+    fn missing_title_waits_for_next_start() {
+        let outline = [entry(0, "Part One", 1), entry(1, "Not printed anywhere", 1), entry(2, "Second", 1)];
         let mut walk = HeadingWalk::new(&outline);
         let sections = walk.page_sections(1, &["Part One", "text", "Second", "text"]);
-        assert_eq!(sections, vec![(0, "Part One > Not printed anywhere".into()), (2, "Part One > Second".into())]);
+        assert_eq!(sections, vec![(0, "Part One".into()), (2, "Part One > Not printed anywhere > Second".into())]);
+    }
+
+    #[test]
+    fn one_line_sections_join_next() {
+        let outline = [entry(0, "Reading data", 1), entry(1, "The scan() function", 1), entry(1, "Printing", 2)];
+        let mut walk = HeadingWalk::new(&outline);
+        let page_1 = ["29", "7 Reading data", "7.1 The scan() function", "text"];
+        assert_eq!(walk.page_sections(1, &page_1), vec![(0, "Reading data > The scan() function".into())]);
+        // The rest of a section from the page before stays under it, even as a single line.
+        let page_2 = ["Chapter 7: Reading data 30", "7.2 Printing", "text"];
+        assert_eq!(walk.page_sections(2, &page_2), vec![(0, "Reading data > Printing".into())]);
+        let mut walk = HeadingWalk::new(&outline);
+        walk.page_sections(1, &page_1);
+        let page_2 = ["end of the scan() section.", "7.2 Printing", "text"];
+        assert_eq!(
+            walk.page_sections(2, &page_2),
+            vec![(0, "Reading data > The scan() function".into()), (1, "Reading data > Printing".into())]
+        );
+    }
+
+    #[test]
+    fn heading_line_finds_run_in_title() {
+        let lines = ["Data files hold the points.", "Cnormal The smooth cnormal option normalizes.", "Data The data"];
+        assert_eq!(find_heading_line(&lines, 0, "Cnormal"), Some(1));
+        assert_eq!(find_heading_line(&lines, 0, "Data"), Some(2));
+        assert_eq!(find_heading_line(&lines, 0, "Kdensity"), None);
     }
 }
