@@ -122,6 +122,12 @@ pub struct Strings {
     pub progress_files: &'static str,
     /// Follows indicatif's estimate of the time left, such as `12s`.
     pub progress_left: &'static str,
+    /// Step of the file being ingested, shown before its name: `{pages}` is the pages read.
+    pub progress_read: &'static str,
+    /// Step while encoding: `{done}` of the file's `{total}` passages have vectors.
+    pub progress_vectors: &'static str,
+    /// Step while encoding images: `{done}` images have vectors.
+    pub progress_image_vectors: &'static str,
     /// Said after sources that include images, which a text-only model reads as captions.
     pub images_as_text: &'static str,
     /// Followed by the old path of a renamed file.
@@ -195,6 +201,9 @@ static EN: Strings = Strings {
     some_failed: "{count} file(s) failed; the other files were ingested or are unchanged",
     progress_files: "{done}/{total} files, {rate} pages/s",
     progress_left: "left",
+    progress_read: "{pages} pages read",
+    progress_vectors: "vectors {done}/{total}",
+    progress_image_vectors: "image vectors {done}",
     images_by_text_only: "note: no image encoder is configured, so the {images} images stored are found by their text only (captions, surrounding text or file names); `--image-encoder` adds CLIP image vectors",
     renamed_from: "renamed from",
     images_as_text: "The model read the images among the sources as their captions; it did not see the images.",
@@ -252,6 +261,9 @@ static ZH: Strings = Strings {
     some_failed: "{count} 个文件导入失败；其他文件已导入或未变化",
     progress_files: "{done}/{total} 个文件，每秒 {rate} 页",
     progress_left: "后完成",
+    progress_read: "已读 {pages} 页",
+    progress_vectors: "向量 {done}/{total}",
+    progress_image_vectors: "图像向量 {done}",
     images_by_text_only: "提示：未配置图像编码器，本次保存的 {images} 张图片只能通过文字检索（图注、周围文字或文件名）；使用 `--image-encoder` 可加入 CLIP 图像向量",
     renamed_from: "已重命名，原路径",
     images_as_text: "来源中的图片只以其说明文字提供给模型，模型没有看到图片本身。",

@@ -131,17 +131,25 @@ pub fn run(paths: &Paths, kb_name: &str, args: &IngestArgs, strings: &Strings) -
                 let mut encoded = 0;
                 let mut images_encoded = 0;
                 let report = ingestor.ingest_file(&path, |step| match step {
+                    // The step goes first, so that a narrow terminal cuts the file name, not
+                    // the counts.
                     Progress::Extracted { pages, chunks } => {
                         chunk_count = chunks;
-                        progress.set_message(format!("{shown}: {pages} pages"));
+                        let step = strings.progress_read.replace("{pages}", &pages.to_string());
+                        progress.set_message(format!("{step} · {shown}"));
                     }
                     Progress::Encoded(done) => {
                         encoded += done;
-                        progress.set_message(format!("{shown}: vectors {encoded}/{chunk_count}"));
+                        let step = strings
+                            .progress_vectors
+                            .replace("{done}", &encoded.to_string())
+                            .replace("{total}", &chunk_count.to_string());
+                        progress.set_message(format!("{step} · {shown}"));
                     }
                     Progress::EncodedImages(done) => {
                         images_encoded += done;
-                        progress.set_message(format!("{shown}: image vectors {images_encoded}"));
+                        let step = strings.progress_image_vectors.replace("{done}", &images_encoded.to_string());
+                        progress.set_message(format!("{step} · {shown}"));
                     }
                 })?;
                 if let Outcome::Ingested(counts) | Outcome::Renamed { counts, .. } | Outcome::IngestedWithoutText(counts) =
