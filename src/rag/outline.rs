@@ -119,14 +119,17 @@ fn join_one_line_sections(starts: Vec<(usize, String, Option<&str>)>, lines: &[&
     let mut carried_start = None;
     for (index, (own_start, heading, title)) in starts.iter().enumerate() {
         let start = carried_start.take().unwrap_or(*own_start);
-        if let Some((next_start, _, Some(next_title))) = starts.get(index + 1) {
+        // Only a section that starts at a found title can take the line.
+        if let Some((next_start, next_path, Some(_))) = starts.get(index + 1) {
             let filled: Vec<&str> =
                 lines[*own_start..*next_start].iter().copied().filter(|line| !line.trim().is_empty()).collect();
-            let next_path = &starts[index + 1].1;
             let joins = filled.first().is_none_or(|line| {
                 let line = squeeze(line);
                 !line.chars().any(char::is_alphabetic)
-                    || next_path.split(" > ").chain([*next_title]).any(|title| line.contains(&squeeze(title)))
+                    || next_path.split(" > ").map(squeeze).any(|title| {
+                        // A title of punctuation alone squeezes to nothing, which every line contains.
+                        !title.is_empty() && line.contains(&title)
+                    })
             });
             if filled.len() <= 1 && (title.is_some() || joins) {
                 carried_start = Some(start);
