@@ -185,8 +185,8 @@ fn add_paragraph_lines(builder: &mut BlockBuilder, lines: &[(&str, std::ops::Ran
     }
 }
 
-/// Splits a PDF page into sections at the lines where `starts` says its outline's sections
-/// begin, each split into paragraphs. A heading line stays in its section's text.
+/// Splits a PDF page into sections at the lines where its outline's sections begin, as listed
+/// in `starts`, and each section into paragraphs. A heading line stays in its section's text.
 fn outline_sections(
     text: &str,
     lines: &[(&str, std::ops::Range<usize>)],

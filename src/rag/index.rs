@@ -59,9 +59,9 @@ fn indexed_text(chunk: &Chunk) -> String {
     if chunk.image.is_some() {
         return format!("{text}\n{PICTURE_WORDS}");
     }
-    // The last title of the heading path is indexed as words of the text. The whole path
-    // would give every passage of a chapter the chapter's words, and a field of its own
-    // ranked short sections by the words of their titles alone; both scored lower.
+    // The last title of the heading path is indexed as words of the text. Both other ways
+    // scored lower: the whole path gives every passage of a chapter the chapter's words, and
+    // a field of its own ranks short sections by the words of their titles alone.
     let title = normalize(chunk.heading.rsplit(" > ").next().unwrap_or_default());
     let first_line = text.lines().find(|line| !line.trim().is_empty()).unwrap_or_default();
     if title.is_empty() || first_line.ends_with(&title) {

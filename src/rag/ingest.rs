@@ -43,7 +43,7 @@ pub struct IngestOptions {
 /// Version 1 leaves out running headers and footers, reads the text of positioned segments
 /// (tables, columns, captions) character by character, and indexes images by picture words.
 /// Version 2 splits PDF pages at the sections of the PDF's outline, gives each passage its
-/// section's heading path and indexes a Greek letter that stands alone by its name.
+/// section's heading path and indexes a lone Greek letter by its name.
 pub const INGEST_VERSION: u32 = 2;
 
 /// Counts of an ingested file's contents. `scanned_pages` are pages without a text layer,

@@ -110,10 +110,10 @@ impl<'a> HeadingWalk<'a> {
     }
 }
 
-/// Joins a section of at most one line to the section after it when that line is a title
-/// with nothing under it, a page number, or a running header that names a title of the next
-/// section's path ("Chapter 4: Installing R 21" above "4.1 Running R"). Otherwise the line
-/// would be a passage of its own that ranks first for its few words.
+/// Joins a section of at most one line to the section after it, because such a line would be
+/// a passage of its own that ranks first for its few words. This applies when the line is a
+/// title with nothing under it, a page number, or a running header that names a title of the
+/// next section's path, such as "Chapter 4: Installing R 21" above "4.1 Running R".
 fn join_one_line_sections(starts: Vec<(usize, String, Option<&str>)>, lines: &[&str]) -> Vec<(usize, String)> {
     let mut joined: Vec<(usize, String)> = Vec::with_capacity(starts.len());
     let mut carried_start = None;
