@@ -676,3 +676,27 @@ fn pdf_outline_gives_sections_and_headings() {
     assert_eq!(results["results"][0]["heading"], "保养", "{results}");
     assert_eq!(results["results"][0]["text"], "2 保养\n每年春天更换密封圈。", "{results}");
 }
+
+/// An outline whose bookmarks link back to each other still ingests, with its headings.
+#[test]
+fn looping_outline_still_ingests() {
+    let env = TestEnv::new();
+    let runs = vec![vec![
+        TextRun { text: "1 Safety", x: 72, y: 720 },
+        TextRun { text: "Unplug the pump first.", x: 72, y: 702 },
+        TextRun { text: "2 Cleaning", x: 72, y: 684 },
+        TextRun { text: "Rinse the filter.", x: 72, y: 666 },
+    ]];
+    let outline = vec![(0, "Safety", 0), (0, "Cleaning", 0)];
+    let pdf = String::from_utf8(build_pdf(&runs, &PdfOptions { outline, ..PdfOptions::default() })).unwrap();
+    // Objects 1 to 9 are the catalog, fonts, page and content, 10 is the outline's root, and 11
+    // and 12 are its bookmarks. The second's "previous" link becomes a "next" link of the same
+    // length, so the siblings loop.
+    assert!(pdf.contains("/Prev 11 0 R"), "{pdf}");
+    env.write("pump.pdf", pdf.replace("/Prev 11 0 R", "/Next 11 0 R"));
+    env.run_ok(&["ingest", "--text-encoder", "none", "docs"]);
+
+    let results = env.search_json("default", "rinse filter");
+    assert_eq!(results["results"][0]["heading"], "Cleaning", "{results}");
+    assert_eq!(results["results"][0]["text"], "2 Cleaning\nRinse the filter.", "{results}");
+}

@@ -60,14 +60,8 @@ impl<S: TokenStream> TokenStream for WordFilterStream<'_, S> {
             if !token.text.chars().any(char::is_alphanumeric) {
                 continue;
             }
-            let mut chars = token.text.chars();
-            if let (Some(letter), None) = (chars.next(), chars.next()) {
-                let before = self.text.get(..token.offset_from).and_then(|text| text.chars().next_back());
-                let after = self.text.get(token.offset_to..).and_then(|text| text.chars().next());
-                let alone = !before.is_some_and(char::is_alphabetic) && !after.is_some_and(char::is_alphabetic);
-                if let Some(name) = greek_letter_name(letter).filter(|_| alone) {
-                    token.text = name.to_string();
-                }
+            if let Some(name) = lone_greek_letter_name(self.text, token) {
+                token.text = name.to_string();
             }
             return true;
         }
@@ -81,6 +75,19 @@ impl<S: TokenStream> TokenStream for WordFilterStream<'_, S> {
     fn token_mut(&mut self) -> &mut Token {
         self.inner.token_mut()
     }
+}
+
+/// Returns the name of the token's Greek letter when the token is one letter with no letter
+/// next to it in the text.
+fn lone_greek_letter_name(text: &str, token: &Token) -> Option<&'static str> {
+    let mut chars = token.text.chars();
+    let (Some(letter), None) = (chars.next(), chars.next()) else { return None };
+    let before = text.get(..token.offset_from).and_then(|text| text.chars().next_back());
+    let after = text.get(token.offset_to..).and_then(|text| text.chars().next());
+    if before.is_some_and(char::is_alphabetic) || after.is_some_and(char::is_alphabetic) {
+        return None;
+    }
+    greek_letter_name(letter)
 }
 
 /// Returns the English name of a Greek letter, either case, or `None` for other characters.

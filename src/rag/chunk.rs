@@ -47,18 +47,11 @@ pub fn chunk_document(
         let page_numbers: Vec<u32> = page.number.into_iter().collect();
         let sections = match kind {
             DocumentKind::Markdown => markdown_sections(&page.text),
-            DocumentKind::Pdf => {
-                let lines = lines_with_ranges(&page.text);
-                let line_texts: Vec<&str> = lines.iter().map(|(line, _)| *line).collect();
-                let starts = headings.page_sections(page.number.unwrap_or_default(), &line_texts);
-                // A table of contents or an index matches the words of many questions but
-                // answers none, so its pages are not indexed as passages.
-                if is_navigation_page(&page.text) {
-                    Vec::new()
-                } else {
-                    outline_sections(&page.text, &lines, starts)
-                }
-            }
+            // A table of contents or an index matches the words of many questions but answers
+            // none, so its pages are not indexed as passages. The outline entries of a skipped
+            // page still reach the heading path at the next page.
+            DocumentKind::Pdf if is_navigation_page(&page.text) => Vec::new(),
+            DocumentKind::Pdf => outline_sections(&page.text, page.number.unwrap_or_default(), &mut headings),
             DocumentKind::Text => vec![Section { heading: String::new(), blocks: paragraphs(&page.text) }],
             // An image file has no text pages; its image becomes a chunk at ingest.
             DocumentKind::Image => Vec::new(),
@@ -185,24 +178,24 @@ fn add_paragraph_lines(builder: &mut BlockBuilder, lines: &[(&str, std::ops::Ran
     }
 }
 
-/// Splits a PDF page into sections at the lines where its outline's sections begin, as listed
-/// in `starts`, and each section into paragraphs. A heading line stays in its section's text.
-fn outline_sections(
-    text: &str,
-    lines: &[(&str, std::ops::Range<usize>)],
-    starts: Vec<(usize, String)>,
-) -> Vec<Section> {
-    let mut builder = BlockBuilder::new(text);
+/// Splits a PDF page into sections where its outline's sections begin, and each section into
+/// paragraphs. A heading line stays in its section's text.
+fn outline_sections(text: &str, page: u32, headings: &mut HeadingWalk) -> Vec<Section> {
+    let lines = lines_with_ranges(text);
+    let line_texts: Vec<&str> = lines.iter().map(|(line, _)| *line).collect();
+    let starts = headings.page_sections(page, &line_texts);
     let ends: Vec<usize> = starts.iter().skip(1).map(|(line, _)| *line).chain([lines.len()]).collect();
-    starts
-        .into_iter()
-        .zip(ends)
-        .filter_map(|((start, heading), end)| {
-            add_paragraph_lines(&mut builder, &lines[start..end]);
-            let blocks = builder.take_blocks();
-            (!blocks.is_empty()).then_some(Section { heading, blocks })
-        })
-        .collect()
+
+    let mut builder = BlockBuilder::new(text);
+    let mut sections = Vec::new();
+    for ((start, heading), end) in starts.into_iter().zip(ends) {
+        add_paragraph_lines(&mut builder, &lines[start..end]);
+        let blocks = builder.take_blocks();
+        if !blocks.is_empty() {
+            sections.push(Section { heading, blocks });
+        }
+    }
+    sections
 }
 
 /// Splits Markdown into sections at headings; fenced code blocks stay whole blocks and

@@ -234,7 +234,7 @@ fn extract_pdf(path: &Path, pdfium_path: &Path) -> Result<Extracted, ExtractErro
         let page_text = page.text().map_err(|error| ExtractError::Pdfium(format!("page {number}: {error}")))?;
         // pdfium returns side-by-side columns line by line across the page; such a page is
         // read column by column instead.
-        // Segments are listed once for both layouts.
+        // Segments are listed once for both layouts and the pictures' captions.
         let segment_bounds = segment_bounds(&page_text);
         let columns =
             if set_in_columns { two_column_text(&page_text, &segment_bounds, page.width().value) } else { None };
@@ -246,7 +246,7 @@ fn extract_pdf(path: &Path, pdfium_path: &Path) -> Result<Extracted, ExtractErro
         let text = clean(&laid_out.unwrap_or_else(|| all_text(&page, &page_text)));
         let has_text = !text.trim().is_empty();
 
-        let (mut page_images, largest_coverage) = page_images(&document, &page, &page_text, number);
+        let (mut page_images, largest_coverage) = page_images(&document, &page, &page_text, &segment_bounds, number);
         // A page without text whose only picture covers most of it is a scan. A page with
         // a smaller picture (a screenshot whose caption is on another page) keeps it.
         let is_scan = page_images.is_empty() || page_images.len() == 1 && largest_coverage >= SCAN_COVERAGE;
@@ -276,12 +276,13 @@ fn page_images(
     document: &PdfDocument,
     page: &PdfPage,
     page_text: &PdfPageText,
+    segment_bounds: &[PdfRect],
     number: u32,
 ) -> (Vec<ExtractedImage>, f32) {
     let mut images = Vec::new();
     let mut largest_coverage = 0f32;
     let page_area = (page.width().value * page.height().value).max(1.0);
-    // The page's segments and their texts, read at the first picture and shared by the others.
+    // The page's segments with their texts, read at the first picture and shared by the others.
     let mut segments: Option<Vec<(PdfRect, String)>> = None;
     for object in page.objects().iter() {
         if images.len() == MAX_IMAGES_PER_PAGE {
@@ -318,9 +319,8 @@ fn page_images(
             continue;
         }
         let segments = segments.get_or_insert_with(|| {
-            let rects = segment_bounds(page_text);
-            let texts = segment_texts(page_text, &rects);
-            rects.into_iter().zip(texts).collect()
+            let texts = segment_texts(page_text, segment_bounds);
+            segment_bounds.iter().copied().zip(texts).collect()
         });
         let caption = caption_near(segments, &bounds);
         largest_coverage = largest_coverage.max(bounds.width().value * bounds.height().value / page_area);

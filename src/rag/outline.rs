@@ -1,9 +1,9 @@
 //! A PDF's outline (its bookmarks) turned into the heading path of each passage.
 //!
-//! Manuals made by TeX, Texinfo or DocBook carry an outline with one bookmark per section.
-//! A bookmark names its page but not its line, so the line is found by its text: the page line
-//! that reads as the bookmark's title, perhaps after a section number ("7.3", "Appendix A",
-//! "第 4 章").
+//! Manuals made with LaTeX, Texinfo or DocBook usually carry an outline with one bookmark per
+//! section. A bookmark names its page but not its line, so the line is found by its text: the
+//! page line that reads as the bookmark's title, perhaps after a section number ("7.3",
+//! "Appendix A", "第 4 章").
 
 use pdfium_render::prelude::*;
 
@@ -73,11 +73,12 @@ impl<'a> HeadingWalk<'a> {
         Self { entries, next: 0, path: Vec::new() }
     }
 
-    /// Returns the sections of a page: the line each starts at and its heading path, joined
-    /// with " > ". The first starts at line 0 under the path carried over from earlier pages.
-    /// A bookmark whose title is on none of the page's lines enters the path from the next
-    /// section start on, so that no text above its unknown start is labelled with it. Pages
-    /// must come in increasing order.
+    /// Returns the line where each section of a page starts, with its heading path joined by
+    /// " > ". Pages must come in increasing order.
+    ///
+    /// The first section starts at line 0 under the path carried over from earlier pages. A
+    /// bookmark whose title is not found on the page takes effect at the next section start,
+    /// so that it labels no text above its unknown line.
     pub fn page_sections(&mut self, page: u32, lines: &[&str]) -> Vec<(usize, String)> {
         while let Some(&entry) = self.entries.get(self.next).filter(|entry| entry.page < page) {
             self.enter(entry);
