@@ -76,9 +76,6 @@ fn in_attention_pool<R: Send>(work: impl FnOnce() -> R + Send) -> R {
     work()
 }
 
-/// Size (in KV positions) processed by each inner‑tile job.
-const TILE_KV: usize = 16;
-
 /// Dot product in `f32`. Eight partial sums, one per lane, let the compiler vectorize the loop;
 /// a single running sum would make every step wait for the one before.
 #[inline]
@@ -390,9 +387,49 @@ where
     )
 }
 
-/// Optimised path for the common decode case: q_len == 1 but kv_len ≫ 1.
-/// All intermediate maths is done in `f32`; we down‑cast to `T` exactly once
-/// when writing the output buffer.
+/// Key positions per task of the decode kernel. Each task reads its keys and values once for
+/// all the query heads that share them; 2,000 positions and 3 key heads make 24 tasks.
+const DECODE_CHUNK: usize = 256;
+
+/// Partial result of one decode task, per query head of its group: the maximum score, the sum
+/// of the exponentials and the weighted sum of the values, both relative to that maximum.
+struct DecodePartial {
+    max: Vec<f32>,
+    sum: Vec<f32>,
+    acc: Vec<f32>,
+}
+
+/// e^x, within 1e-6 relative to `f32::exp`, written so that a loop over a slice vectorizes
+/// (`f32::exp` is a library call per element). Arguments below -87 give 0, so a masked score
+/// of `-inf` or `f32::MIN` weighs nothing. Cephes' `expf` polynomial after reducing x by
+/// multiples of ln 2.
+#[inline(always)]
+fn exp_f32(x: f32) -> f32 {
+    const LN2_HI: f32 = 0.693_359_4;
+    const LN2_LO: f32 = -2.121_944_4e-4;
+    let clamped = x.clamp(-87.0, 88.0);
+    let n = (clamped * f32::consts::LOG2_E + 0.5).floor();
+    let r = clamped - n * LN2_HI - n * LN2_LO;
+    let mut p = 1.987_569_1e-4_f32;
+    p = p * r + 1.398_199_9e-3;
+    p = p * r + 8.333_452e-3;
+    p = p * r + 4.166_579_6e-2;
+    p = p * r + 1.666_666_5e-1;
+    p = p * r + 5.000_000_1e-1;
+    let e = p * r * r + r + 1.0;
+    let scaled = e * f32::from_bits(((n as i32 + 127) as u32) << 23);
+    if x < -87.0 {
+        0.0
+    } else {
+        scaled
+    }
+}
+
+/// Decoding: one query token against the whole cache. Tasks split the cache by key head and
+/// into chunks of `DECODE_CHUNK` positions. A task first scores its positions for every query
+/// head of the key head's group, then takes the exponentials of a whole row at once, then adds
+/// the value rows. The merge rescales the chunks' sums to a common maximum. All arithmetic is
+/// `f32`; the output is cast to `T` once.
 #[allow(clippy::too_many_arguments)]
 fn flash_attn_cpu_single_q<T>(
     q_data: &[T],
@@ -415,169 +452,130 @@ where
 {
     let (b, _q_len, h, d) = (qshape[0], qshape[1], qshape[2], qshape[3]);
     let kv_len = kshape[1];
-    let kv_tiles = kv_len.div_ceil(TILE_KV);
-    let dv = d;
-
-    // --- head tiling factors and softmax helper -----------------------
+    let dv = vshape[3];
     let k_h = kshape[2];
-    let v_h = vshape[2];
-    let rk2 = h / k_h;
-    let rv2 = h / v_h;
+    let group = h / k_h;
+    let rv2 = h / vshape[2];
     let n2 = 2_usize.pow((h as f32).log2().ceil() as u32);
-
-    // final output
-    let mut out = vec![T::cast(0.0); b * h * dv];
-    // scratch: one tile  ×  heads ×  dv  (flattened)
-    let mut scratch = vec![0f32; kv_tiles * h * dv];
-    let mut scratch_s = vec![0f32; kv_tiles * h]; // softmax S per tile
-    let mut scratch_m = vec![f32::NEG_INFINITY; kv_tiles * h];
-
-    // Store as plain usize so the capture is Sync (raw *mut T is not Sync)
-    let scratch_ptr = scratch.as_mut_ptr() as usize;
-    let scratch_s_ptr = scratch_s.as_mut_ptr() as usize;
-    let scratch_m_ptr = scratch_m.as_mut_ptr() as usize;
+    let chunks = kv_len.div_ceil(DECODE_CHUNK).max(1);
 
     let mask_info = match (mask_vec, mask_dims) {
         (Some(data), Some(dims)) => Some(MaskInfo { data, dims, b, h }),
         _ => None,
     };
 
-    in_attention_pool(|| {
-        (0..kv_tiles).into_par_iter().for_each(|tile_idx| {
-            let start = tile_idx * TILE_KV;
-            let end = (start + TILE_KV).min(kv_len);
+    let task = |task_idx: usize| -> DecodePartial {
+        let chunk = task_idx % chunks;
+        let k_head = (task_idx / chunks) % k_h;
+        let b_i = task_idx / (chunks * k_h);
+        let start = chunk * DECODE_CHUNK;
+        let len = DECODE_CHUNK.min(kv_len - start);
+        let heads = k_head * group..(k_head + 1) * group;
 
-            for b_i in 0..b {
-                for h_i in 0..h {
-                    // Per‑head slope for ALiBi / NTK bias.
-                    let slope = if max_bias > 0.0 {
-                        2.0f32.powf(-max_bias * ((h_i + 1) as f32) / n2 as f32)
-                    } else {
-                        1.0
-                    };
-                    let k_head = h_i / rk2;
-                    let v_head = h_i / rv2;
+        let q_rows: Vec<Vec<f32>> = heads
+            .clone()
+            .map(|h_i| {
+                let base = b_i * qstride[0] + h_i * qstride[2];
+                q_data[base..base + d].iter().map(|x| x.to_f32()).collect()
+            })
+            .collect();
 
-                    // pointers into scratch
-                    let base_vk = ((tile_idx * h + h_i) * dv) as isize;
-                    let base_s = (tile_idx * h + h_i) as isize;
-
-                    let q_base = b_i * qstride[0] + h_i * qstride[2];
-                    let q_row = &q_data[q_base..q_base + d];
-
-                    // Re‑materialise the pointer from the captured usize.
-                    let vkq: &mut [f32] = unsafe {
-                        std::slice::from_raw_parts_mut(
-                            (scratch_ptr as *mut f32).add(base_vk as usize),
-                            dv,
-                        )
-                    };
-                    let mut s = 0f32;
-                    let mut m = f32::NEG_INFINITY;
-
-                    for kv_pos in start..end {
-                        #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
-                        {
-                            // One‑step look‑ahead prefetch of the next K and V rows.
-                            let next_pos = kv_pos + 1;
-                            if next_pos < end {
-                                let next_k_base =
-                                    b_i * kstride[0] + next_pos * kstride[1] + k_head * kstride[2];
-                                let next_v_base =
-                                    b_i * vstride[0] + next_pos * vstride[1] + v_head * vstride[2];
-                                unsafe {
-                                    prefetch(k_data.as_ptr().add(next_k_base) as *const u8);
-                                    prefetch(v_data.as_ptr().add(next_v_base) as *const u8);
-                                }
-                            }
-                        }
-                        // ---------- dot(Q,K) ----------
-                        let k_base = b_i * kstride[0] + kv_pos * kstride[1] + k_head * kstride[2];
-                        let k_row = &k_data[k_base..k_base + d];
-
-                        let mut s_val = vec_dot_f32(q_row, k_row) * scale;
-
-                        if logit_softcap != 0.0 {
-                            s_val = logit_softcap * (s_val / logit_softcap).tanh();
-                        }
-                        let mask_delta = mask_info
-                            .as_ref()
-                            .map(|mask| slope * mask.value(b_i, h_i, 0, kv_pos))
-                            .unwrap_or(0.0);
-                        s_val += mask_delta;
-
-                        // -------- tile-local softmax ----------
-                        let m_old = m;
-                        let mut ms = 1.0;
-                        let mut vs = 1.0;
-                        if s_val > m {
-                            m = s_val;
-                            ms = (m_old - m).exp();
-                            for v in vkq.iter_mut() {
-                                *v *= ms;
-                            }
-                        } else {
-                            vs = (s_val - m).exp();
-                        }
-
-                        // -------- add V ----------
-                        let v_base = b_i * vstride[0] + kv_pos * vstride[1] + v_head * vstride[2];
-                        // Zipped slices carry no bounds check per element, so the loop vectorizes.
-                        let v_row = &v_data[v_base..v_base + dv];
-                        for (acc, v) in vkq.iter_mut().zip(v_row) {
-                            *acc += v.to_f32() * vs;
-                        }
-
-                        s = s * ms + vs;
-                    }
-
-                    unsafe {
-                        *((scratch_s_ptr as *mut f32).add(base_s as usize)) = s;
-                        *((scratch_m_ptr as *mut f32).add(base_s as usize)) = m;
-                    }
-                }
+        // Scores, one row of `len` per query head.
+        let mut scores = vec![0f32; group * len];
+        let mut key = vec![0f32; d];
+        for i in 0..len {
+            let k_base = b_i * kstride[0] + (start + i) * kstride[1] + k_head * kstride[2];
+            for (x, k) in key.iter_mut().zip(&k_data[k_base..k_base + d]) {
+                *x = k.to_f32();
             }
-        });
-    });
-
-    // -------- serial reduction over tiles (per head) --------
-    for b_i in 0..b {
-        for h_i in 0..h {
-            let out_off = (b_i * h + h_i) * dv;
-
-            // start with tile 0
-            let mut vkq = vec![0f32; dv];
-            vkq.copy_from_slice(&scratch[(h_i * dv)..(h_i * dv + dv)]);
-            let mut s = scratch_s[h_i];
-            let mut m = scratch_m[h_i];
-
-            for tile_idx in 1..kv_tiles {
-                let base = (tile_idx * h + h_i) * dv;
-                let base_s = tile_idx * h + h_i;
-
-                let m_b = scratch_m[base_s];
-                let s_b = scratch_s[base_s];
-                let vkq_b = &scratch[base..base + dv];
-
-                if m >= m_b {
-                    let factor = (m_b - m).exp();
-                    for (v, v_b) in vkq.iter_mut().zip(vkq_b) {
-                        *v += v_b * factor;
-                    }
-                    s += s_b * factor;
+            for (g, q_row) in q_rows.iter().enumerate() {
+                scores[g * len + i] = vec_dot_f32(q_row, &key) * scale;
+            }
+        }
+        if logit_softcap != 0.0 {
+            for s in scores.iter_mut() {
+                *s = logit_softcap * (*s / logit_softcap).tanh();
+            }
+        }
+        if let Some(mask) = &mask_info {
+            for (g, h_i) in heads.clone().enumerate() {
+                let slope = if max_bias > 0.0 {
+                    2.0f32.powf(-max_bias * ((h_i + 1) as f32) / n2 as f32)
                 } else {
-                    let factor = (m - m_b).exp();
-                    for (v, v_a) in vkq.iter_mut().zip(vkq_b) {
-                        *v = v_a + *v * factor;
-                    }
-                    s = s_b + s * factor;
-                    m = m_b;
+                    1.0
+                };
+                for (i, s) in scores[g * len..(g + 1) * len].iter_mut().enumerate() {
+                    *s += slope * mask.value(b_i, h_i, 0, start + i);
                 }
             }
+        }
 
-            let inv_s = 1.0 / s;
-            for (o, v) in out[out_off..][..dv].iter_mut().zip(vkq.iter()) {
-                *o = T::cast(*v * inv_s);
+        let mut max = vec![f32::NEG_INFINITY; group];
+        let mut sum = vec![0f32; group];
+        for g in 0..group {
+            let row = &mut scores[g * len..(g + 1) * len];
+            let m = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+            max[g] = m;
+            if m == f32::NEG_INFINITY {
+                row.fill(0.0);
+                continue;
+            }
+            for s in row.iter_mut() {
+                *s = exp_f32(*s - m);
+            }
+            sum[g] = row.iter().sum();
+        }
+
+        let mut acc = vec![0f32; group * dv];
+        for i in 0..len {
+            for (g, h_i) in heads.clone().enumerate() {
+                let weight = scores[g * len + i];
+                if weight == 0.0 {
+                    continue;
+                }
+                let v_base = b_i * vstride[0] + (start + i) * vstride[1] + (h_i / rv2) * vstride[2];
+                // Zipped slices carry no bounds check per element, so the loop vectorizes.
+                for (a, v) in acc[g * dv..(g + 1) * dv]
+                    .iter_mut()
+                    .zip(&v_data[v_base..v_base + dv])
+                {
+                    *a += v.to_f32() * weight;
+                }
+            }
+        }
+        DecodePartial { max, sum, acc }
+    };
+
+    let partials: Vec<DecodePartial> =
+        in_attention_pool(|| (0..b * k_h * chunks).into_par_iter().map(task).collect());
+
+    let mut out = vec![T::cast(0.0); b * h * dv];
+    for b_i in 0..b {
+        for k_head in 0..k_h {
+            let parts = &partials[(b_i * k_h + k_head) * chunks..][..chunks];
+            for g in 0..group {
+                let h_i = k_head * group + g;
+                let m = parts
+                    .iter()
+                    .map(|p| p.max[g])
+                    .fold(f32::NEG_INFINITY, f32::max);
+                let mut total = 0f32;
+                let mut acc = vec![0f32; dv];
+                if m != f32::NEG_INFINITY {
+                    for part in parts {
+                        let factor = (part.max[g] - m).exp();
+                        total += part.sum[g] * factor;
+                        for (a, x) in acc.iter_mut().zip(&part.acc[g * dv..(g + 1) * dv]) {
+                            *a += x * factor;
+                        }
+                    }
+                }
+                // A head whose every key is masked attends to nothing and gives zeros.
+                let inv = if total > 0.0 { 1.0 / total } else { 0.0 };
+                let out_off = (b_i * h + h_i) * dv;
+                for (o, a) in out[out_off..out_off + dv].iter_mut().zip(&acc) {
+                    *o = T::cast(a * inv);
+                }
             }
         }
     }
@@ -982,6 +980,104 @@ mod tests {
         let naive_data = naive_out.flatten_all()?.to_vec1::<f32>()?;
         for (f_val, n_val) in flash_data.iter().zip(naive_data.iter()) {
             assert!((f_val - n_val).abs() < EPS);
+        }
+        Ok(())
+    }
+
+    /// Values in [-1, 1) from a fixed linear congruential sequence.
+    fn pseudo_random(len: usize, seed: u64) -> Vec<f32> {
+        let mut state = seed;
+        (0..len)
+            .map(|_| {
+                state = state
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                ((state >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
+            })
+            .collect()
+    }
+
+    #[test]
+    fn exp_f32_matches_std() {
+        let mut x = -90.0f32;
+        while x <= 0.0 {
+            let (fast, exact) = (exp_f32(x), x.exp());
+            if x < -87.0 {
+                assert_eq!(fast, 0.0, "e^{x}");
+            } else {
+                assert!(
+                    (fast - exact).abs() <= exact * 1e-6,
+                    "e^{x}: {fast} against {exact}"
+                );
+            }
+            x += 0.001;
+        }
+        assert_eq!(exp_f32(f32::NEG_INFINITY), 0.0);
+        assert_eq!(exp_f32(f32::MIN), 0.0);
+    }
+
+    /// Decoding with grouped keys (9 query heads on 3 key heads) over several chunks, with the
+    /// last positions masked, against attention computed in f64 loops.
+    #[test]
+    fn decode_with_grouped_heads_and_mask_matches_f64() -> CandleResult<()> {
+        let (b, h, k_h, d) = (2, 9, 3, 64);
+        let kv_len = 2 * DECODE_CHUNK + 37;
+        let visible = kv_len - 5;
+        let q = pseudo_random(b * h * d, 1);
+        let k = pseudo_random(b * kv_len * k_h * d, 2);
+        let v = pseudo_random(b * kv_len * k_h * d, 3);
+        let mask: Vec<f32> = (0..kv_len)
+            .map(|i| if i < visible { 0.0 } else { f32::NEG_INFINITY })
+            .collect();
+        let scale = 0.125f32;
+        let sdpa = SdpaParams {
+            softmax_scale: scale,
+            softcap: None,
+            n_kv_groups: h / k_h,
+            sliding_window: None,
+            sinks: None,
+        };
+        let out = run_flash_attn_cpu::<f32>(
+            &Tensor::from_vec(q.clone(), (b, 1, h, d), &Device::Cpu)?,
+            &Tensor::from_vec(k.clone(), (b, kv_len, k_h, d), &Device::Cpu)?,
+            &Tensor::from_vec(v.clone(), (b, kv_len, k_h, d), &Device::Cpu)?,
+            Some(&Tensor::from_vec(mask, (1, 1, 1, kv_len), &Device::Cpu)?),
+            &sdpa,
+        )?;
+        assert_eq!(out.dims(), &[b, h, 1, d]);
+        let out = out.flatten_all()?.to_vec1::<f32>()?;
+
+        for b_i in 0..b {
+            for h_i in 0..h {
+                let k_head = h_i / (h / k_h);
+                let q_row = &q[(b_i * h + h_i) * d..][..d];
+                let row = |pos: usize| (b_i * kv_len + pos) * k_h * d + k_head * d;
+                let scores: Vec<f64> = (0..visible)
+                    .map(|pos| {
+                        let k_row = &k[row(pos)..][..d];
+                        q_row
+                            .iter()
+                            .zip(k_row)
+                            .map(|(x, y)| (*x as f64) * (*y as f64))
+                            .sum::<f64>()
+                            * scale as f64
+                    })
+                    .collect();
+                let max = scores.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+                let weights: Vec<f64> = scores.iter().map(|s| (s - max).exp()).collect();
+                let total: f64 = weights.iter().sum();
+                for j in 0..d {
+                    let expected: f64 = (0..visible)
+                        .map(|pos| weights[pos] * v[row(pos) + j] as f64)
+                        .sum::<f64>()
+                        / total;
+                    let got = out[(b_i * h + h_i) * d + j] as f64;
+                    assert!(
+                        (got - expected).abs() < 1e-5,
+                        "batch {b_i} head {h_i} dim {j}: {got} against {expected}"
+                    );
+                }
+            }
         }
         Ok(())
     }
