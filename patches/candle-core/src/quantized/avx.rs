@@ -164,6 +164,36 @@ pub(crate) fn vec_dot_q4_1_q8_1_2x4(
     }
 }
 
+/// Computes `vec_dot_q4_1_q8_1` of two rows of weights with one input row, in the order of
+/// `vec_dot_q4_1_q8_1`. Each input block is loaded once for both rows, and the two sums do not
+/// wait for each other.
+#[inline(always)]
+pub(crate) fn vec_dot_q4_1_q8_1_2x1(n: usize, xs: [&[BlockQ4_1]; 2], ys: &[BlockQ8_1]) -> [f32; 2] {
+    debug_assert!(
+        n.is_multiple_of(QK8_1),
+        "vec_dot_q4_1_q8_1_2x1: {n} is not divisible by {QK8_1}"
+    );
+    let blocks = xs[0].len();
+    assert!(xs[1].len() == blocks && ys.len() >= blocks);
+    unsafe {
+        let mut acc = [_mm256_setzero_ps(); 2];
+        let mut offset = [0f32; 2];
+        for block in 0..blocks {
+            let y = ys.get_unchecked(block);
+            let (dy, sy) = (f16::to_f32(y.d), f16::to_f32(y.s));
+            let by = _mm256_loadu_si256(y.qs.as_ptr() as *const __m256i);
+            for col in 0..2 {
+                let x = xs[col].get_unchecked(block);
+                offset[col] += f16::to_f32(x.m) * sy;
+                let d = _mm256_set1_ps(f16::to_f32(x.d) * dy);
+                let q = mul_sum_us8_pairs_float(bytes_from_nibbles_32(x.qs.as_ptr()), by);
+                acc[col] = _mm256_fmadd_ps(d, q, acc[col]);
+            }
+        }
+        std::array::from_fn(|col| hsum_float_8(acc[col]) + offset[col])
+    }
+}
+
 #[inline(always)]
 pub(crate) fn vec_dot_q8_0_q8_0(n: usize, xs: &[BlockQ8_0], ys: &[BlockQ8_0]) -> f32 {
     debug_assert!(

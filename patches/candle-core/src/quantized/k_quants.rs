@@ -66,6 +66,12 @@ pub trait GgmlType: Sized + Clone + Send + Sync {
         [Self::vec_dot_rows4(n, xs[0], ys), Self::vec_dot_rows4(n, xs[1], ys)]
     }
 
+    /// Dot products of two rows of weights with one input row, equal to two calls of `vec_dot`.
+    /// A type can load each input block once for both rows.
+    fn vec_dot_2x1(n: usize, xs: [&[Self]; 2], ys: &[Self::VecDotType]) -> [f32; 2] {
+        [Self::vec_dot(n, xs[0], ys), Self::vec_dot(n, xs[1], ys)]
+    }
+
     /// Generic implementation of the dot product without simd optimizations.
     fn vec_dot_unopt(n: usize, xs: &[Self], ys: &[Self::VecDotType]) -> f32;
 }
@@ -309,6 +315,11 @@ impl GgmlType for BlockQ4_1 {
     #[cfg(target_feature = "avx2")]
     fn vec_dot_2x4(n: usize, xs: [&[Self]; 2], ys: [&[Self::VecDotType]; 4]) -> [[f32; 4]; 2] {
         super::avx::vec_dot_q4_1_q8_1_2x4(n, xs, ys)
+    }
+
+    #[cfg(target_feature = "avx2")]
+    fn vec_dot_2x1(n: usize, xs: [&[Self]; 2], ys: &[Self::VecDotType]) -> [f32; 2] {
+        super::avx::vec_dot_q4_1_q8_1_2x1(n, xs, ys)
     }
 
     fn vec_dot_unopt(n: usize, xs: &[Self], ys: &[Self::VecDotType]) -> f32 {
@@ -2377,20 +2388,27 @@ pub fn matmul<T: GgmlType>(
         return Ok(());
     }
 
-    for row_idx in 0..m {
-        let lhs_row = &lhs_b[row_idx * k_in_blocks..(row_idx + 1) * k_in_blocks];
-        let dst_row = &mut dst[row_idx * n..(row_idx + 1) * n];
-
-        dst_row
-            .into_par_iter()
-            .enumerate()
-            .with_min_len(128)
-            .with_max_len(512)
-            .for_each(|(col_idx, dst)| {
-                let rhs_col = &rhs_t[col_idx * k_in_blocks..(col_idx + 1) * k_in_blocks];
-                *dst = T::vec_dot(k, rhs_col, lhs_row);
-            });
+    if m == 0 {
+        return Ok(());
     }
+    // One input row (decoding a token): the columns go in pairs, so that a type with a two-row
+    // kernel loads each input block once for both and keeps two independent sums.
+    let lhs_row = &lhs_b[..k_in_blocks];
+    let rhs_col = |col_idx: usize| &rhs_t[col_idx * k_in_blocks..(col_idx + 1) * k_in_blocks];
+    dst[..n]
+        .par_chunks_mut(2)
+        .enumerate()
+        .with_min_len(64)
+        .with_max_len(256)
+        .for_each(|(pair_idx, columns)| {
+            let first_col = pair_idx * 2;
+            if columns.len() == 2 {
+                let values = T::vec_dot_2x1(k, [rhs_col(first_col), rhs_col(first_col + 1)], lhs_row);
+                columns.copy_from_slice(&values);
+            } else {
+                columns[0] = T::vec_dot(k, rhs_col(first_col), lhs_row);
+            }
+        });
     Ok(())
 }
 
