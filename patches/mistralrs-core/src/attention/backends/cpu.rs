@@ -79,7 +79,7 @@ fn in_attention_pool<R: Send>(work: impl FnOnce() -> R + Send) -> R {
 /// Dot product in `f32`. Eight partial sums, one per lane, let the compiler vectorize the loop;
 /// a single running sum would make every step wait for the one before.
 #[inline]
-fn vec_dot_f32<T: UpcastF32 + Copy>(a: &[T], b: &[T]) -> f32 {
+fn vec_dot_f32<A: UpcastF32 + Copy, B: UpcastF32 + Copy>(a: &[A], b: &[B]) -> f32 {
     const LANES: usize = 8;
     let mut lanes = [0f32; LANES];
     let (a_chunks, b_chunks) = (a.chunks_exact(LANES), b.chunks_exact(LANES));
@@ -482,14 +482,11 @@ where
 
         // Scores, one row of `len` per query head.
         let mut scores = vec![0f32; group * len];
-        let mut key = vec![0f32; d];
         for i in 0..len {
             let k_base = b_i * kstride[0] + (start + i) * kstride[1] + k_head * kstride[2];
-            for (x, k) in key.iter_mut().zip(&k_data[k_base..k_base + d]) {
-                *x = k.to_f32();
-            }
+            let k_row = &k_data[k_base..k_base + d];
             for (g, q_row) in q_rows.iter().enumerate() {
-                scores[g * len + i] = vec_dot_f32(q_row, &key) * scale;
+                scores[g * len + i] = vec_dot_f32(q_row, k_row) * scale;
             }
         }
         if logit_softcap != 0.0 {
