@@ -174,7 +174,8 @@ pub(crate) fn vec_dot_q4_1_q8_1_2x1(n: usize, xs: [&[BlockQ4_1]; 2], ys: &[Block
         "vec_dot_q4_1_q8_1_2x1: {n} is not divisible by {QK8_1}"
     );
     let blocks = xs[0].len();
-    assert!(xs[1].len() == blocks && ys.len() >= blocks);
+    assert_eq!(xs[1].len(), blocks, "weight rows of different lengths");
+    assert!(ys.len() >= blocks, "input row shorter than the weight rows");
     unsafe {
         let mut acc = [_mm256_setzero_ps(); 2];
         let mut offset = [0f32; 2];

@@ -388,7 +388,7 @@ where
 }
 
 /// Key positions per task of the decode kernel. Each task reads its keys and values once for
-/// all the query heads that share them; 2,000 positions and 3 key heads make 24 tasks.
+/// all the query heads that share them. 2,000 positions and 3 key heads make 24 tasks.
 const DECODE_CHUNK: usize = 256;
 
 /// Partial result of one decode task, per query head of its group: the maximum score, the sum
@@ -399,10 +399,10 @@ struct DecodePartial {
     acc: Vec<f32>,
 }
 
-/// e^x, within 1e-6 relative to `f32::exp`, written so that a loop over a slice vectorizes
-/// (`f32::exp` is a library call per element). Arguments below -87 give 0, so a masked score
-/// of `-inf` or `f32::MIN` weighs nothing. Cephes' `expf` polynomial after reducing x by
-/// multiples of ln 2.
+/// e^x, within 1e-6 relative to `f32::exp` from -87 to 0 (the range of `score - max`), written
+/// so that a loop over a slice vectorizes (`f32::exp` is a library call per element). Arguments
+/// below -87 give 0, so a masked score of `-inf` or `f32::MIN` weighs nothing. Cephes' `expf`
+/// polynomial after reducing x by multiples of ln 2.
 #[inline(always)]
 fn exp_f32(x: f32) -> f32 {
     const LN2_HI: f32 = 0.693_359_4;
