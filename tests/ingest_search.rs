@@ -679,6 +679,23 @@ fn pdf_outline_gives_sections_and_headings() {
 
 /// An outline whose bookmarks link back to each other still ingests, with its headings.
 #[test]
+fn spaced_chinese_lines_are_joined() {
+    let env = TestEnv::new();
+    // Justified lines: a gap of 0.3 em after each character, which pdfium reads as a space
+    // between every two characters.
+    let lines = ["对于一个物理设备，没有特定的目录路径名。", "波浪号扩展为当前用户的主目录。"];
+    let runs: Vec<TextRun> =
+        lines.iter().enumerate().map(|(index, text)| TextRun { text, x: 72, y: 720 - 18 * index as u32 }).collect();
+    env.write("spaced.pdf", build_pdf(&[runs], &PdfOptions { char_gap: 300, ..PdfOptions::default() }));
+    env.run_ok(&["ingest", "--text-encoder", "none", "docs"]);
+
+    let results = env.search_json("default", "物理设备的目录");
+    let top = &results["results"][0];
+    assert_eq!(top["pages"], serde_json::json!([1]), "{results}");
+    assert_eq!(top["text"], "对于一个物理设备，没有特定的目录路径名。\n波浪号扩展为当前用户的主目录。", "{results}");
+}
+
+#[test]
 fn looping_outline_still_ingests() {
     let env = TestEnv::new();
     let runs = vec![vec![

@@ -9,7 +9,7 @@ use pdfium_render::prelude::*;
 use super::layout::{self, Bounds};
 use super::outline::{read_outline, OutlineEntry};
 use super::running_lines;
-use super::text::clean;
+use super::text::{clean, join_unspaced_script};
 
 /// File format, which decides how the text is read and split into chunks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -243,7 +243,8 @@ fn extract_pdf(path: &Path, pdfium_path: &Path) -> Result<Extracted, ExtractErro
         }
         // A page with a table is read from its segments' positions, which show the cells.
         let laid_out = columns.or_else(|| text_with_tables(&page_text, &segment_bounds, page.width().value));
-        let text = clean(&laid_out.unwrap_or_else(|| all_text(&page, &page_text)));
+        // pdfium puts spaces between the characters of justified Chinese lines.
+        let text = join_unspaced_script(&clean(&laid_out.unwrap_or_else(|| all_text(&page, &page_text))), false);
         let has_text = !text.trim().is_empty();
 
         let (mut page_images, largest_coverage) = page_images(&document, &page, &page_text, &segment_bounds, number);
@@ -609,7 +610,7 @@ fn caption_near(segments: &[(PdfRect, String)], bounds: &PdfRect) -> String {
         for line in join_lines(inside).lines() {
             layout::push_word(&mut joined, line.trim());
         }
-        clean(&joined).trim().to_string()
+        join_unspaced_script(&clean(&joined), false).trim().to_string()
     };
     let below = band(bounds.bottom().value - CAPTION_BELOW, bounds.bottom().value, 24.0);
     if !below.is_empty() {

@@ -14,9 +14,46 @@ pub fn clean(text: &str) -> String {
 
 /// Cleans the text and folds compatibility forms (ligatures, full-width letters, digits
 /// and punctuation) with NFKC. Indexed text and queries both go through this, so `ＵＳＢ`
-/// finds `USB`.
+/// finds `USB`. Spaces and line breaks between two Chinese or Japanese characters are
+/// dropped too (see [`join_unspaced_script`]).
 pub fn normalize(text: &str) -> String {
-    clean(text).nfkc().collect()
+    let folded: String = clean(text).nfkc().collect();
+    join_unspaced_script(&folded, true)
+}
+
+/// Drops the spaces between two characters of a script written without spaces between
+/// words (Chinese ideographs, kana and their punctuation), and with `line_breaks` the line
+/// breaks there too. PDF text of justified Chinese lines often has a space after every
+/// character (`对 于 一 个`), and a wrapped sentence is cut at the line end. Either gap makes the
+/// word segmenter see single characters instead of words. Korean keeps its spaces, because it
+/// puts them between words.
+pub fn join_unspaced_script(text: &str, line_breaks: bool) -> String {
+    let is_gap = |c: char| c == ' ' || c == '\t' || (line_breaks && c == '\n');
+    let chars: Vec<char> = text.chars().collect();
+    let mut joined = String::with_capacity(text.len());
+    let mut start = 0;
+    while start < chars.len() {
+        if !is_gap(chars[start]) {
+            joined.push(chars[start]);
+            start += 1;
+            continue;
+        }
+        let end = chars[start..].iter().position(|c| !is_gap(*c)).map_or(chars.len(), |offset| start + offset);
+        let between_unspaced = start > 0
+            && is_unspaced_script(chars[start - 1])
+            && chars.get(end).is_some_and(|c| is_unspaced_script(*c));
+        if !between_unspaced {
+            joined.extend(&chars[start..end]);
+        }
+        start = end;
+    }
+    joined
+}
+
+/// Reports whether the character belongs to a script written without spaces between words:
+/// CJK ideographs, kana, CJK punctuation (`。`, `「`) and full-width forms (`，`, `：`).
+fn is_unspaced_script(c: char) -> bool {
+    is_cjk(c) && !matches!(c as u32, 0xAC00..=0xD7AF) || matches!(c as u32, 0x3001..=0x303F | 0xFF01..=0xFF65)
 }
 
 /// Reports whether the text contains a CJK ideograph, kana or hangul.
@@ -53,6 +90,19 @@ mod tests {
     #[test]
     fn normalize_drops_controls_keeps_lines() {
         assert_eq!(normalize("a\u{0}b\r\nc\rd\u{7}\te"), "ab\nc\nd\te");
+    }
+
+    #[test]
+    fn chinese_gaps_dropped() {
+        assert_eq!(normalize("对 于 一 个 物 理 设 备"), "对于一个物理设备");
+        // NFKC makes the full-width comma an ASCII one, which keeps its space.
+        assert_eq!(normalize("为 foo 的 目 录， 也 就\n是"), "为 foo 的目录, 也就是");
+        assert_eq!(join_unspaced_script("的 目 录， 也 就", false), "的目录，也就");
+        assert_eq!(join_unspaced_script("也 就\n是", false), "也就\n是");
+        // Spaces next to Latin words, digits or Korean stay.
+        assert_eq!(normalize("Debian 系统 12 个 字符"), "Debian 系统 12 个字符");
+        assert_eq!(normalize("한국어 문장"), "한국어 문장");
+        assert_eq!(normalize("第 4 章 安装 "), "第 4 章安装 ");
     }
 
     #[test]

@@ -26,6 +26,9 @@ pub struct PdfOptions {
     pub rotated_pages: Vec<usize>,
     /// Bookmarks in outline order: depth (0 for the top level), title and 0-based page.
     pub outline: Vec<(usize, &'static str, usize)>,
+    /// Space after each character of non-Latin runs, in thousandths of an em (a `TJ`
+    /// adjustment), as typesetters spread the characters of justified Chinese lines.
+    pub char_gap: u32,
 }
 
 /// An RGB image of `width` x `height` pixels, drawn on page `page` (0-based) in the
@@ -106,7 +109,7 @@ pub fn build_pdf(pages: &[Vec<TextRun>], options: &PdfOptions) -> Vec<u8> {
             "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] {rotate}\
              /Resources << /Font << /F1 3 0 R /F2 4 0 R >> /XObject << {x_objects}>> >> /Contents {content_object} 0 R >>"
         ));
-        let mut content = content_stream(runs, options.rotated_pages.contains(&index));
+        let mut content = content_stream(runs, options.rotated_pages.contains(&index), options.char_gap);
         for (number, image) in &page_images {
             let _ = writeln!(
                 content,
@@ -204,7 +207,7 @@ fn stream_object(data: &str) -> String {
     format!("<< /Length {} >>\nstream\n{data}\nendstream", data.len())
 }
 
-fn content_stream(runs: &[TextRun], rotated: bool) -> String {
+fn content_stream(runs: &[TextRun], rotated: bool, char_gap: u32) -> String {
     let mut content = String::new();
     for run in runs {
         // A turned page shows the media box's left edge at the top: the displayed point (x, y)
@@ -218,8 +221,8 @@ fn content_stream(runs: &[TextRun], rotated: bool) -> String {
             let escaped = run.text.replace('\\', "\\\\").replace('(', "\\(").replace(')', "\\)");
             let _ = writeln!(content, "BT /F1 12 Tf {placement} ({escaped}) Tj ET");
         } else {
-            let hex: String = run.text.encode_utf16().map(|unit| format!("{unit:04X}")).collect();
-            let _ = writeln!(content, "BT /F2 12 Tf {placement} <{hex}> Tj ET");
+            let glyphs: Vec<String> = run.text.encode_utf16().map(|unit| format!("<{unit:04X}>")).collect();
+            let _ = writeln!(content, "BT /F2 12 Tf {placement} [{}] TJ ET", glyphs.join(&format!(" -{char_gap} ")));
         }
     }
     content
