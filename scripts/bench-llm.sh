@@ -6,8 +6,8 @@
 #
 # The first run creates $DOCENT_CACHE/bench-venv with llama-cpp-python, which pip compiles
 # from source, llama.cpp included, in several minutes. scripts/bench_llm.py does
-# the measuring and prints a Markdown table. It runs the two engines one after the other,
-# never at the same time, so each gets the CPU to itself. Run it on an otherwise idle
+# the measuring and prints a Markdown table. The two engines take turns request by request,
+# never running at the same time, so each request gets the CPU to itself. Run it on an otherwise idle
 # machine, after `cargo build`.
 set -euo pipefail
 

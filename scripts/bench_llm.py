@@ -3,8 +3,9 @@
 Run it through scripts/bench-llm.sh, which creates the virtual environment with
 llama-cpp-python. Both engines get the same chat messages (system + user), so each applies
 the chat template stored in the GGUF file. Both decode greedily (temperature 0) with the
-repetition penalty off, and both use the same number of CPU threads. The engines run one
-after the other, never at the same time.
+repetition penalty off, and both use the same number of CPU threads. Both engines stay loaded
+and take turns request by request, never running at the same time, so that a busy spell of a
+shared machine slows both.
 
 Per request, measured from the moment the request is sent:
   TTFT          time to the first non-empty piece of answer text
@@ -23,6 +24,7 @@ and the completion tokens from the number of tokens in the context after the ans
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime
 import http.client
 import json
@@ -183,6 +185,9 @@ def chat_messages(prompt: Prompt, tag: str) -> list[dict]:
 
 WARM_UP = Prompt("warm-up", SHORT_SYSTEM, "Say hello.", 8)
 
+# Pause before each timed request, in seconds.
+PAUSE_BETWEEN_REQUESTS_S = 0.5
+
 
 @dataclass
 class Measurement:
@@ -325,8 +330,9 @@ def tail(path: Path, lines: int = 30) -> str:
     return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
 
 
-def run_docent(binary: str, model_path: str, threads: int, runs: int) -> EngineResult:
-    result = EngineResult("docent")
+@contextlib.contextmanager
+def docent_engine(binary: str, model_path: str, threads: int, result: EngineResult):
+    """Start `docent serve`, yield a function that sends it one chat request, and stop the server on exit."""
     with tempfile.TemporaryDirectory(prefix="docent-bench-") as home:
         environment = dict(os.environ, DOCENT_HOME=home, RAYON_NUM_THREADS=str(threads))
         # These would add an API key or send the requests to a remote server instead.
@@ -358,13 +364,13 @@ def run_docent(binary: str, model_path: str, threads: int, runs: int) -> EngineR
             engine_model = models["data"][-1]["id"]
             log(f"docent is ready after {result.load_s:.2f} s; engine model `{engine_model}`")
 
-            warm_up = docent_request(port, engine_model, chat_messages(WARM_UP, "warm-up"), WARM_UP.max_tokens)
+            def request(messages: list[dict], max_tokens: int) -> Measurement:
+                return docent_request(port, engine_model, messages, max_tokens)
+
+            warm_up = request(chat_messages(WARM_UP, "warm-up"), WARM_UP.max_tokens)
             if warm_up.rejected:
                 raise SystemExit(f"docent rejected the warm-up request: {warm_up.rejected}")
-            for index, (prompt, run) in enumerate(request_plan(runs)):
-                measurement = docent_request(port, engine_model, chat_messages(prompt, request_tag(index)), prompt.max_tokens)
-                result.runs.setdefault(prompt.name, []).append(measurement)
-                log_measurement("docent", prompt, run, measurement)
+            yield request
         finally:
             server.terminate()
             try:
@@ -372,7 +378,6 @@ def run_docent(binary: str, model_path: str, threads: int, runs: int) -> EngineR
             except subprocess.TimeoutExpired:
                 server.kill()
                 server.wait()
-    return result
 
 
 # ---------------------------------------------------------------- llama.cpp
@@ -427,10 +432,11 @@ def llama_request(llm, messages: list[dict], max_tokens: int) -> Measurement:
     return measurement
 
 
-def run_llama(model_path: str, threads: int, runs: int) -> EngineResult:
+@contextlib.contextmanager
+def llama_engine(model_path: str, threads: int, result: EngineResult):
+    """Load the model into llama-cpp-python and yield a function that sends it one chat request."""
     import llama_cpp
 
-    result = EngineResult("llama.cpp")
     log(f"loading {model_path} into llama-cpp-python {llama_cpp.__version__}")
     start = time.perf_counter()
     llm = llama_cpp.Llama(model_path=model_path, n_threads=threads, n_threads_batch=threads, n_ctx=4096,
@@ -440,13 +446,32 @@ def run_llama(model_path: str, threads: int, runs: int) -> EngineResult:
         raise SystemExit(f"{model_path} contains no chat template, so the engines would format the prompts differently")
     log(f"llama.cpp loaded the model in {result.load_s:.2f} s")
 
-    llama_request(llm, chat_messages(WARM_UP, "warm-up"), WARM_UP.max_tokens)
+    def request(messages: list[dict], max_tokens: int) -> Measurement:
+        return llama_request(llm, messages, max_tokens)
+
+    request(chat_messages(WARM_UP, "warm-up"), WARM_UP.max_tokens)
+    try:
+        yield request
+    finally:
+        del llm
+
+
+def run_interleaved(engines: list[tuple[EngineResult, object]], runs: int) -> None:
+    """Send every timed request to each engine in turn, never to two at once.
+
+    The engines take turns request by request, and the one that goes first alternates with each
+    run, so that a slow spell of a shared machine falls on both rather than on one engine's
+    whole series.
+    """
     for index, (prompt, run) in enumerate(request_plan(runs)):
-        measurement = llama_request(llm, chat_messages(prompt, request_tag(index)), prompt.max_tokens)
-        result.runs.setdefault(prompt.name, []).append(measurement)
-        log_measurement("llama.cpp", prompt, run, measurement)
-    del llm
-    return result
+        order = engines if run % 2 == 0 else engines[::-1]
+        for result, request in order:
+            # Worker threads of both engines may spin for a moment after a request. The pause
+            # lets them go to sleep before the other engine's request is timed.
+            time.sleep(PAUSE_BETWEEN_REQUESTS_S)
+            measurement = request(chat_messages(prompt, request_tag(index)), prompt.max_tokens)
+            result.runs.setdefault(prompt.name, []).append(measurement)
+            log_measurement(result.engine, prompt, run, measurement)
 
 
 # ---------------------------------------------------------------- report
@@ -563,10 +588,10 @@ def main() -> None:
     import llama_cpp
 
     started = datetime.datetime.now(datetime.timezone.utc)
-    results = [
-        run_docent(arguments.docent, arguments.model, arguments.threads, arguments.runs),
-        run_llama(arguments.model, arguments.threads, arguments.runs),
-    ]
+    results = [EngineResult("docent"), EngineResult("llama.cpp")]
+    with docent_engine(arguments.docent, arguments.model, arguments.threads, results[0]) as ask_docent, \
+            llama_engine(arguments.model, arguments.threads, results[1]) as ask_llama:
+        run_interleaved([(results[0], ask_docent), (results[1], ask_llama)], arguments.runs)
     summaries = {result.engine: {name: summarize(runs) for name, runs in result.runs.items()} for result in results}
 
     print(f"Model: {Path(arguments.model).name}; threads: {arguments.threads}; median of {arguments.runs} runs; "
