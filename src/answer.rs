@@ -123,21 +123,28 @@ pub enum AnswerError {
 /// Answers questions from one knowledge base with one engine.
 #[derive(Clone)]
 pub struct Assistant {
-    knowledge_base: Arc<KnowledgeBase>,
+    /// `None` makes the model reply without retrieval, as `docent ask --top-k 0` does where no
+    /// knowledge base exists.
+    knowledge_base: Option<Arc<KnowledgeBase>>,
     engine: Arc<dyn ChatEngine>,
 }
 
 impl Assistant {
     pub fn new(knowledge_base: Arc<KnowledgeBase>, engine: Arc<dyn ChatEngine>) -> Self {
-        Self { knowledge_base, engine }
+        Self { knowledge_base: Some(knowledge_base), engine }
+    }
+
+    /// Creates an assistant that generates replies without retrieval.
+    pub fn without_knowledge_base(engine: Arc<dyn ChatEngine>) -> Self {
+        Self { knowledge_base: None, engine }
     }
 
     pub fn engine(&self) -> &Arc<dyn ChatEngine> {
         &self.engine
     }
 
-    pub fn knowledge_base(&self) -> &Arc<KnowledgeBase> {
-        &self.knowledge_base
+    pub fn knowledge_base(&self) -> Option<&Arc<KnowledgeBase>> {
+        self.knowledge_base.as_ref()
     }
 
     /// Retrieves passages for the question (on a blocking thread, since tantivy does file
@@ -161,23 +168,31 @@ impl Assistant {
         client_system: Option<&str>,
         options: &AnswerOptions,
     ) -> Result<PendingAnswer, AnswerError> {
-        let knowledge_base = Arc::clone(&self.knowledge_base);
         let query = retrieval_query(history, question);
         let search_query = query.clone();
         let top_k = options.top_k;
         let retrieval_started = std::time::Instant::now();
         let image_bytes: Vec<Vec<u8>> = images.iter().map(|image| image.bytes.clone()).collect();
-        let hits = tokio::task::spawn_blocking(move || {
-            // Decoding is wasted work unless the knowledge base has image vectors.
-            let query_images =
-                if knowledge_base.image_encoder().is_some() { decode_query_images(&image_bytes) } else { Vec::new() };
-            let options = knowledge_base.search_options;
-            knowledge_base.search_with_images(&search_query, &query_images, top_k, &options)
-        })
-            .await
-            .context("retrieval task panicked")
-            .and_then(|result| result)
-            .map_err(AnswerError::Retrieval)?;
+        let hits = match &self.knowledge_base {
+            Some(knowledge_base) => {
+                let knowledge_base = Arc::clone(knowledge_base);
+                tokio::task::spawn_blocking(move || {
+                    // Decoding is wasted work unless the knowledge base has image vectors.
+                    let query_images = if knowledge_base.image_encoder().is_some() {
+                        decode_query_images(&image_bytes)
+                    } else {
+                        Vec::new()
+                    };
+                    let options = knowledge_base.search_options;
+                    knowledge_base.search_with_images(&search_query, &query_images, top_k, &options)
+                })
+                .await
+                .context("retrieval task panicked")
+                .and_then(|result| result)
+                .map_err(AnswerError::Retrieval)?
+            }
+            None => Vec::new(),
+        };
         let retrieval_time = retrieval_started.elapsed();
         let hits = if self.covers_question(&query, &hits, options) {
             hits
@@ -227,7 +242,7 @@ impl Assistant {
                 .iter()
                 .any(|hit| crate::rag::analyzer::latin_names_found(query, &format!("{}\n{}", hit.heading, hit.text)));
         }
-        if self.knowledge_base.text_encoder().is_none() {
+        if self.knowledge_base.as_ref().is_none_or(|knowledge_base| knowledge_base.text_encoder().is_none()) {
             return true;
         }
         hits.iter().any(|hit| {
@@ -241,9 +256,13 @@ impl Assistant {
     /// given to the model as its caption alone.
     async fn load_source_images(&self, sources: &mut [Source], max_pixels: u64) -> Vec<InputImage> {
         let mut images = Vec::new();
+        // Sources come from the knowledge base, so without one there are none.
+        let Some(knowledge_base) = &self.knowledge_base else {
+            return images;
+        };
         for source in sources.iter_mut().filter(|source| source.image_seen) {
             let Some(id) = source.hit.image.clone() else { continue };
-            let path = self.knowledge_base.images_dir().join(format!("{id}.png"));
+            let path = knowledge_base.images_dir().join(format!("{id}.png"));
             let loaded = tokio::task::spawn_blocking(move || read_source_image(&path, max_pixels)).await;
             match loaded {
                 Ok(Ok(image)) => images.push(image),

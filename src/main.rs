@@ -65,7 +65,12 @@ async fn run(cli: Cli) -> Result<()> {
             // A broken schema file fails before the model loads.
             let json_schema = args.json_schema()?;
             let images = args.images()?;
-            let assistant = open_assistant(&paths, kb_name, &args.model).await?;
+            // `--top-k 0` skips retrieval, so it needs no knowledge base.
+            let assistant = if args.generation.answer_options().top_k == 0 && !KnowledgeBase::exists(&paths, kb_name) {
+                Assistant::without_knowledge_base(load_engine(&paths, &args.model).await?)
+            } else {
+                open_assistant(&paths, kb_name, &args.model).await?
+            };
             if !images.is_empty() && !assistant.engine().accepts_images() {
                 anyhow::bail!(
                     "the model `{}` reads text only and cannot take --image: use a multimodal model \

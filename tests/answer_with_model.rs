@@ -149,6 +149,21 @@ fn chinese_source_fits_default_budget() {
 }
 
 #[test]
+fn top_k_zero_needs_no_kb() {
+    let env = TestEnv::new();
+    let stdout = env.run_ok(&["ask", "--json", "--top-k", "0", "--max-tokens", "4", "Say hello."]);
+    let output: Value = serde_json::from_str(&stdout).unwrap_or_else(|error| panic!("not JSON ({error}): {stdout}"));
+    assert!(!output["answer"].as_str().unwrap().trim().is_empty(), "{output}");
+    assert_eq!(output["sources"], json!([]), "{output}");
+    assert!(!env.home().join("kb").join("default").exists(), "no knowledge base is created");
+
+    // Retrieval still needs the knowledge base, and the error names the command that makes one.
+    let output = env.run(&["ask", "--top-k", "3", "--max-tokens", "4", "Say hello."]);
+    assert!(!output.status.success());
+    assert!(stderr(&output).contains("docent ingest --kb default"), "{}", stderr(&output));
+}
+
+#[test]
 fn ask_rejects_empty_question() {
     let env = env_with_manual();
     let output = env.run(&["ask", "  "]);

@@ -155,7 +155,7 @@ impl AppState {
                 Some("model"),
             )
         };
-        let default_kb = Arc::clone(self.default_assistant.knowledge_base());
+        let default_kb = super::served_knowledge_base(&self.default_assistant)?;
         let default_encoder = tokio::task::spawn_blocking(move || default_kb.text_encoder())
             .await
             .map_err(|error| ApiError::internal(&error))?;
@@ -164,7 +164,7 @@ impl AppState {
         }
         match self.resolve_model(model).await? {
             ModelTarget::KnowledgeBase(assistant) => {
-                let knowledge_base = Arc::clone(assistant.knowledge_base());
+                let knowledge_base = super::served_knowledge_base(&assistant)?;
                 tokio::task::spawn_blocking(move || knowledge_base.text_encoder())
                     .await
                     .map_err(|error| ApiError::internal(&error))?

@@ -29,7 +29,7 @@ pub async fn image(
     let ModelTarget::KnowledgeBase(assistant) = state.resolve_model(model).await? else {
         return Err(ApiError::invalid_request(format!("`{model}` has no knowledge base: use `docent` or `docent/NAME`."), Some("model")));
     };
-    let path = assistant.knowledge_base().images_dir().join(format!("{id}.png"));
+    let path = super::served_knowledge_base(&assistant)?.images_dir().join(format!("{id}.png"));
     match tokio::fs::read(&path).await {
         Ok(bytes) => Ok(([(header::CONTENT_TYPE, "image/png"), (header::CACHE_CONTROL, "max-age=86400, immutable")], bytes).into_response()),
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => Err(ApiError::not_found(&format!("No image `{id}`."))),

@@ -115,7 +115,7 @@ impl AppState {
         let Some(name) = model.strip_prefix("docent/") else {
             return Err(ApiError::model_not_found(model));
         };
-        if name == self.default_assistant.knowledge_base().name {
+        if self.default_assistant.knowledge_base().is_some_and(|knowledge_base| knowledge_base.name == name) {
             return Ok(ModelTarget::KnowledgeBase(self.default_assistant.clone()));
         }
 
@@ -189,6 +189,12 @@ fn cors_layer(origins: &[String]) -> Result<CorsLayer> {
 
 /// Reads a JSON body. A body over the size limit is 413; a malformed body or a field of
 /// the wrong type is 400, with `param` naming the field.
+/// Returns the knowledge base of one of the server's assistants. The server makes every
+/// assistant with one, so its absence is an internal error.
+fn served_knowledge_base(assistant: &Assistant) -> Result<Arc<KnowledgeBase>, ApiError> {
+    assistant.knowledge_base().cloned().ok_or_else(|| ApiError::internal(&"the assistant has no knowledge base"))
+}
+
 fn parse_json<T: DeserializeOwned>(body: &Bytes) -> Result<T, ApiError> {
     let mut deserializer = serde_json::Deserializer::from_slice(body);
     serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {

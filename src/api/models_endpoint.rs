@@ -16,8 +16,11 @@ pub async fn list_models(State(state): State<Arc<AppState>>) -> Json<ModelList> 
     let paths = state.paths.clone();
     let names = tokio::task::spawn_blocking(move || list_knowledge_bases(&paths)).await.unwrap_or_default();
     data.extend(names.into_iter().map(|name| model(format!("{}/{name}", super::DEFAULT_MODEL_NAME))));
-    let knowledge_base = Arc::clone(state.default_assistant.knowledge_base());
-    let encoder = tokio::task::spawn_blocking(move || knowledge_base.text_encoder()).await.ok().flatten();
+    let knowledge_base = state.default_assistant.knowledge_base().cloned();
+    let encoder = match knowledge_base {
+        Some(knowledge_base) => tokio::task::spawn_blocking(move || knowledge_base.text_encoder()).await.ok().flatten(),
+        None => None,
+    };
     if let Some(encoder) = encoder {
         data.push(model(encoder.model_id().to_string()));
     }

@@ -44,7 +44,7 @@ pub async fn search(
         return Err(ApiError::invalid_request(format!("`{model}` has no knowledge base: use `docent` or `docent/NAME`."), Some("model")));
     };
 
-    let knowledge_base = Arc::clone(assistant.knowledge_base());
+    let knowledge_base = super::served_knowledge_base(&assistant)?;
     let results = tokio::task::spawn_blocking(move || knowledge_base.search(&request.query, top_k))
         .await
         .map_err(|error| ApiError::internal(&error))?

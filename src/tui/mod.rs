@@ -34,7 +34,8 @@ async fn event_loop(terminal: &mut DefaultTerminal, assistant: Assistant, option
     } else {
         ImageSupport::TextOnly { model: engine.model_name().to_string() }
     };
-    let mut app = App::new(assistant.knowledge_base().name.clone(), image_support);
+    let kb_name = assistant.knowledge_base().map(|knowledge_base| knowledge_base.name.clone()).unwrap_or_default();
+    let mut app = App::new(kb_name, image_support);
     let mut terminal_events = EventStream::new();
     let (answer_sender, mut answer_events) = mpsc::channel::<AnswerEvent>(256);
     let mut answer_task: Option<JoinHandle<()>> = None;
