@@ -260,6 +260,33 @@ impl NormalCache {
 
 pub struct NormalCacheManager;
 
+/// Copies the filled positions of a sequence's cache into a new tensor whose room is their
+/// count rounded up to a multiple of 512, and never more than the source's room.
+///
+/// A sequence taken from the prefix cache shares its tensor with the cached entry, so it must
+/// be copied before appending. Copying the entry's whole room, as the batched path does,
+/// wrote every page of a tensor of the cached sequence's length, which for a short prompt took
+/// longer than reading the prompt.
+fn filled_copy(cache: &SingleCache) -> Result<Tensor> {
+    let data = cache
+        .all_data
+        .as_ref()
+        .expect("a normal cache in a sequence has data");
+    let grow = NormalCache::CACHE_GROW_SIZE;
+    let capacity = (cache.current_seq_len.div_ceil(grow).max(1) * grow)
+        .min(cache.capacity_seq_len.max(cache.current_seq_len));
+    let mut dims = data.dims().to_vec();
+    dims[cache.dim] = capacity;
+    let copy = Tensor::zeros(dims, data.dtype(), data.device())?;
+    if cache.current_seq_len > 0 {
+        let filled = data
+            .narrow(cache.dim, 0, cache.current_seq_len)?
+            .contiguous()?;
+        copy.slice_set(&filled, cache.dim, 0)?;
+    }
+    Ok(copy)
+}
+
 impl<T: CacheManagerMixin + MetadataMixin + ?Sized> CacheManager<T> for NormalCacheManager {
     fn clone_in_cache(
         &self,
@@ -273,6 +300,18 @@ impl<T: CacheManagerMixin + MetadataMixin + ?Sized> CacheManager<T> for NormalCa
         for layer in 0..pipeline.get_metadata().num_hidden_layers {
             // Preallocate combined k and v caches across all sequences, avoiding Tensor::cat copies
             let batch_len = seqs.len();
+            if batch_len == 1 {
+                let src_cache = if modify_draft_cache {
+                    seqs[0].normal_draft_cache()
+                } else {
+                    seqs[0].normal_cache()
+                };
+                if let Some(KvCache::Normal { k, v }) = src_cache.get(layer).unwrap().as_ref() {
+                    new_k_cache.push(Some(filled_copy(k).unwrap()));
+                    new_v_cache.push(Some(filled_copy(v).unwrap()));
+                    continue;
+                }
+            }
             // Use the first sequence as template
             let (first_k, first_v) = {
                 let src_cache = if modify_draft_cache {
@@ -354,7 +393,10 @@ impl<T: CacheManagerMixin + MetadataMixin + ?Sized> CacheManager<T> for NormalCa
                     let template_cache_dim = old_k.dim;
                     let template_cache_csl = old_k.current_seq_len;
                     let template_cache_msl = old_k.max_seq_len;
-                    let template_cache_capsl = old_k.capacity_seq_len;
+                    // A lone sequence's copy can be shorter than its source (`filled_copy`).
+                    let template_cache_capsl = k_cache
+                        .as_ref()
+                        .map_or(old_k.capacity_seq_len, |k| k.dims()[old_k.dim]);
 
                     caches.push(KvCache::Normal {
                         k: SingleCache {
@@ -1194,5 +1236,58 @@ impl<T: CacheManagerMixin + MetadataMixin + ?Sized> CacheManager<T> for HybridCa
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use candle_core::{DType, Device, Tensor};
+
+    use super::{filled_copy, SingleCache};
+
+    /// Builds the cache of one sequence with one head of two dimensions: `filled` positions
+    /// numbered 1, 2, ... in a tensor of `capacity` positions.
+    fn cache(filled: usize, capacity: usize) -> candle_core::Result<SingleCache> {
+        let values: Vec<f32> = (0..capacity * 2)
+            .map(|index| {
+                if index < filled * 2 {
+                    index as f32 + 1.0
+                } else {
+                    0.0
+                }
+            })
+            .collect();
+        Ok(SingleCache {
+            all_data: Some(Tensor::from_vec(values, (1, 1, capacity, 2), &Device::Cpu)?),
+            dim: 2,
+            current_seq_len: filled,
+            max_seq_len: 4096,
+            capacity_seq_len: capacity,
+        })
+    }
+
+    #[test]
+    fn filled_copy_keeps_positions_in_less_room() -> candle_core::Result<()> {
+        let source = cache(3, 2048)?;
+        let copy = filled_copy(&source)?;
+        assert_eq!(copy.dims(), &[1, 1, 512, 2]);
+        let filled = copy.narrow(2, 0, 3)?.flatten_all()?.to_vec1::<f32>()?;
+        assert_eq!(filled, vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0]);
+        let rest = copy
+            .narrow(2, 3, 509)?
+            .to_dtype(DType::F32)?
+            .abs()?
+            .sum_all()?;
+        assert_eq!(rest.to_scalar::<f32>()?, 0.0);
+        Ok(())
+    }
+
+    #[test]
+    fn filled_copy_rounds_room_up() -> candle_core::Result<()> {
+        assert_eq!(filled_copy(&cache(600, 2048)?)?.dims(), &[1, 1, 1024, 2]);
+        assert_eq!(filled_copy(&cache(0, 512)?)?.dims(), &[1, 1, 512, 2]);
+        // Never more room than the source had.
+        assert_eq!(filled_copy(&cache(700, 768)?)?.dims(), &[1, 1, 768, 2]);
+        Ok(())
     }
 }
