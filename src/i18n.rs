@@ -204,7 +204,7 @@ static EN: Strings = Strings {
     progress_read: "{pages} pages read",
     progress_vectors: "vectors {done}/{total}",
     progress_image_vectors: "image vectors {done}",
-    images_by_text_only: "note: no image encoder is configured, so the {images} images stored are found by their text only (captions, surrounding text or file names); `--image-encoder` adds CLIP image vectors",
+    images_by_text_only: "note: no image encoder is configured, so the images this ingest stored ({images}) are found by their text only (captions, surrounding text or file names); `--image-encoder` adds CLIP image vectors",
     renamed_from: "renamed from",
     images_as_text: "The model read the images among the sources as their captions; it did not see the images.",
     pages: Counted { one: "page", other: "pages" },

@@ -187,14 +187,14 @@ fn cors_layer(origins: &[String]) -> Result<CorsLayer> {
         .allow_headers(AllowHeaders::mirror_request()))
 }
 
-/// Reads a JSON body. A body over the size limit is 413; a malformed body or a field of
-/// the wrong type is 400, with `param` naming the field.
 /// Returns the knowledge base of one of the server's assistants. The server makes every
 /// assistant with one, so its absence is an internal error.
 fn served_knowledge_base(assistant: &Assistant) -> Result<Arc<KnowledgeBase>, ApiError> {
     assistant.knowledge_base().cloned().ok_or_else(|| ApiError::internal(&"the assistant has no knowledge base"))
 }
 
+/// Reads a JSON body. A body over the size limit is 413; a malformed body or a field of
+/// the wrong type is 400, with `param` naming the field.
 fn parse_json<T: DeserializeOwned>(body: &Bytes) -> Result<T, ApiError> {
     let mut deserializer = serde_json::Deserializer::from_slice(body);
     serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
