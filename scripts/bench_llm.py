@@ -459,9 +459,8 @@ def llama_engine(model_path: str, threads: int, result: EngineResult):
 def run_interleaved(engines: list[tuple[EngineResult, object]], runs: int) -> None:
     """Send every timed request to each engine in turn, never to two at once.
 
-    The engines take turns request by request, and the one that goes first alternates with each
-    run, so that a slow spell of a shared machine falls on both rather than on one engine's
-    whole series.
+    The engine that goes first alternates with each run, so a slow spell of a shared machine
+    falls on both engines rather than on one engine's whole series.
     """
     for index, (prompt, run) in enumerate(request_plan(runs)):
         order = engines if run % 2 == 0 else engines[::-1]

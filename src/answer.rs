@@ -123,8 +123,8 @@ pub enum AnswerError {
 /// Answers questions from one knowledge base with one engine.
 #[derive(Clone)]
 pub struct Assistant {
-    /// `None` makes the model reply without retrieval, as `docent ask --top-k 0` does where no
-    /// knowledge base exists.
+    /// Knowledge base searched for sources. `None` skips retrieval, for `docent ask --top-k 0`
+    /// where no knowledge base exists.
     knowledge_base: Option<Arc<KnowledgeBase>>,
     engine: Arc<dyn ChatEngine>,
 }

@@ -66,7 +66,7 @@ async fn run(cli: Cli) -> Result<()> {
             let json_schema = args.json_schema()?;
             let images = args.images()?;
             // `--top-k 0` skips retrieval, so it needs no knowledge base.
-            let assistant = if args.generation.answer_options().top_k == 0 && !KnowledgeBase::exists(&paths, kb_name) {
+            let assistant = if args.generation.top_k == 0 && !KnowledgeBase::exists(&paths, kb_name)? {
                 Assistant::without_knowledge_base(load_engine(&paths, &args.model).await?)
             } else {
                 open_assistant(&paths, kb_name, &args.model).await?

@@ -157,6 +157,11 @@ fn top_k_zero_needs_no_kb() {
     assert_eq!(output["sources"], json!([]), "{output}");
     assert!(!env.home().join("kb").join("default").exists(), "no knowledge base is created");
 
+    // An invalid name is still an error, before the model loads.
+    let output = env.run(&["ask", "--kb", "../elsewhere", "--top-k", "0", "Say hello."]);
+    assert!(!output.status.success());
+    assert!(stderr(&output).contains("invalid knowledge base name `../elsewhere`"), "{}", stderr(&output));
+
     // Retrieval still needs the knowledge base, and the error names the command that makes one.
     let output = env.run(&["ask", "--top-k", "3", "--max-tokens", "4", "Say hello."]);
     assert!(!output.status.success());

@@ -130,15 +130,15 @@ impl KnowledgeBase {
         })
     }
 
-    /// Tells whether a knowledge base of that name exists.
-    pub fn exists(paths: &Paths, name: &str) -> bool {
-        paths.knowledge_base(name).join("catalog.sqlite3").is_file()
+    /// Reports whether a knowledge base of that name exists; fails on an invalid name.
+    pub fn exists(paths: &Paths, name: &str) -> Result<bool> {
+        validate_kb_name(name)?;
+        Ok(paths.knowledge_base(name).join("catalog.sqlite3").is_file())
     }
 
     /// Opens an existing knowledge base; fails with a hint to ingest if there is none.
     pub fn open(paths: &Paths, name: &str) -> Result<Self> {
-        validate_kb_name(name)?;
-        if !Self::exists(paths, name) {
+        if !Self::exists(paths, name)? {
             if let Some(candidate) = similar_knowledge_base(paths, name) {
                 bail!(
                     "knowledge base `{name}` not found in `{}`: did you mean `{candidate}`? \

@@ -21,13 +21,15 @@ pub fn normalize(text: &str) -> String {
     join_unspaced_script(&folded, true)
 }
 
-/// Drops the spaces between two characters of a script written without spaces between
-/// words (Chinese ideographs, kana and their punctuation), and with `line_breaks` the line
-/// breaks there too. PDF text of justified Chinese lines often has a space after every
-/// character (`对 于 一 个`), and a wrapped sentence is cut at the line end. Either gap makes the
-/// word segmenter see single characters instead of words. Korean keeps its spaces, because it
-/// puts them between words.
+/// Drops spaces, and with `line_breaks` line breaks, between two characters of a script
+/// written without spaces: Chinese ideographs, kana and their punctuation. Justified Chinese
+/// lines in PDFs often read with a space after every character (`对 于 一 个`), which would make
+/// the word segmenter see single characters. Korean is left alone because it spaces its words.
 pub fn join_unspaced_script(text: &str, line_breaks: bool) -> String {
+    // Most text, English included, has no such characters and is returned as it is.
+    if !text.chars().any(is_unspaced_script) {
+        return text.to_string();
+    }
     let is_gap = |c: char| c == ' ' || c == '\t' || (line_breaks && c == '\n');
     let chars: Vec<char> = text.chars().collect();
     let mut joined = String::with_capacity(text.len());

@@ -261,12 +261,11 @@ impl NormalCache {
 pub struct NormalCacheManager;
 
 /// Copies the filled positions of a sequence's cache into a new tensor whose room is their
-/// count rounded up to a multiple of 512, and never more than the source's room.
+/// count rounded up to a multiple of 512, at most the source's room.
 ///
-/// A sequence taken from the prefix cache shares its tensor with the cached entry, so it must
-/// be copied before appending. Copying the entry's whole room, as the batched path does,
-/// wrote every page of a tensor of the cached sequence's length, which for a short prompt took
-/// longer than reading the prompt.
+/// A sequence from the prefix cache shares its tensor with the cached entry, so appending
+/// needs a copy. Copying the entry's whole room, as the batched path does, took longer than
+/// reading a short prompt.
 fn filled_copy(cache: &SingleCache) -> Result<Tensor> {
     let data = cache
         .all_data
