@@ -96,3 +96,50 @@ fn tiled_rows_equal_single_rows() {
         }
     }
 }
+
+/// Products of fixed weights and inputs through the one-row, tiled and single-row kernels of
+/// every type that the patch gives a VNNI path.
+fn fixed_products() -> Vec<f32> {
+    let values = |rows: usize, columns: usize, phase: f32| {
+        let data: Vec<f32> = (0..rows * columns).map(|i| (i as f32 * 0.37 + phase).sin() + 0.1).collect();
+        Tensor::from_vec(data, (rows, columns), &Device::Cpu).unwrap()
+    };
+    let weights = values(97, 288, 0.0);
+    let mut products = Vec::new();
+    for dtype in [GgmlDType::Q4_0, GgmlDType::Q4_1, GgmlDType::Q8_0] {
+        let matmul = QMatMul::from_qtensor(QTensor::quantize(&weights, dtype).unwrap()).unwrap();
+        for rows in [1, 3, 11] {
+            let output = matmul.forward(&values(rows, 288, 1.0)).unwrap();
+            products.extend(output.flatten_all().unwrap().to_vec1::<f32>().unwrap());
+        }
+    }
+    products
+}
+
+#[test]
+fn vnni_and_avx2_products_are_equal() {
+    // The kernels use AVX-512 VNNI where the CPU has it, and AVX2 with `CANDLE_DISABLE_VNNI=1`.
+    // Both add the same integers, so the products of a copy of this test run with VNNI off
+    // must equal its own.
+    const OUTPUT_VARIABLE: &str = "DOCENT_TEST_PRODUCTS_FILE";
+    if let Some(path) = std::env::var_os(OUTPUT_VARIABLE) {
+        let bytes: Vec<u8> = fixed_products().iter().flat_map(|value| value.to_le_bytes()).collect();
+        std::fs::write(path, bytes).unwrap();
+        return;
+    }
+    let folder = tempfile::tempdir().unwrap();
+    let path = folder.path().join("avx2-products");
+    let status = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "vnni_and_avx2_products_are_equal", "--test-threads=1"])
+        .env("CANDLE_DISABLE_VNNI", "1")
+        .env(OUTPUT_VARIABLE, &path)
+        .stdout(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let avx2: Vec<f32> =
+        std::fs::read(&path).unwrap().chunks_exact(4).map(|bytes| f32::from_le_bytes(bytes.try_into().unwrap())).collect();
+    let own = fixed_products();
+    assert_eq!(own.len(), 97 * 15 * 3);
+    assert_eq!(own, avx2);
+}

@@ -40,15 +40,71 @@ pub(crate) unsafe fn bytes_from_nibbles_32(rsi: *const u8) -> __m256i {
     _mm256_and_si256(low_mask, bytes)
 }
 
-#[inline(always)]
-pub(crate) unsafe fn mul_sum_i8_pairs_float(x: __m256i, y: __m256i) -> __m256 {
-    let ax = _mm256_sign_epi8(x, x);
-    let sy = _mm256_sign_epi8(y, x);
-    mul_sum_us8_pairs_float(ax, sy)
+/// A way to multiply unsigned bytes by signed bytes and add each group of four products into a
+/// 32-bit lane. Both ways give the same integers, because the kernels pass nibbles and 8-bit
+/// magnitudes, whose pair sums stay within the 16 bits of `maddubs`.
+pub(crate) trait ByteDot {
+    unsafe fn mul_sum_us8_quads_float(ax: __m256i, sy: __m256i) -> __m256;
+
+    /// Signed bytes by signed bytes: the signs of `x` move to `y`, so that `x` is unsigned.
+    #[inline(always)]
+    unsafe fn mul_sum_i8_quads_float(x: __m256i, y: __m256i) -> __m256 {
+        Self::mul_sum_us8_quads_float(_mm256_sign_epi8(x, x), _mm256_sign_epi8(y, x))
+    }
+}
+
+/// `maddubs` into 16-bit pairs, then `madd` into 32-bit lanes: two instructions, AVX2.
+pub(crate) struct Avx2Dot;
+
+impl ByteDot for Avx2Dot {
+    #[inline(always)]
+    unsafe fn mul_sum_us8_quads_float(ax: __m256i, sy: __m256i) -> __m256 {
+        mul_sum_us8_pairs_float(ax, sy)
+    }
+}
+
+/// One `vpdpbusd`, from AVX-512 VNNI on 256-bit registers (AVX-512 VL).
+pub(crate) struct VnniDot;
+
+impl ByteDot for VnniDot {
+    #[inline]
+    #[target_feature(enable = "avx512vnni,avx512vl")]
+    unsafe fn mul_sum_us8_quads_float(ax: __m256i, sy: __m256i) -> __m256 {
+        _mm256_cvtepi32_ps(_mm256_dpbusd_epi32(_mm256_setzero_si256(), ax, sy))
+    }
+}
+
+/// Returns whether this CPU has AVX-512 VNNI with 256-bit registers, checked once at run time
+/// because the build targets AVX2 only. `CANDLE_DISABLE_VNNI=1` keeps AVX2, for measurements.
+fn vnni_available() -> bool {
+    static AVAILABLE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *AVAILABLE.get_or_init(|| {
+        let disabled = std::env::var("CANDLE_DISABLE_VNNI").is_ok_and(|value| value == "1");
+        !disabled && is_x86_feature_detected!("avx512vnni") && is_x86_feature_detected!("avx512vl")
+    })
+}
+
+/// Defines `$name` to run `$kernel` with VNNI where the CPU has it and with AVX2 otherwise.
+macro_rules! dispatch_byte_dot {
+    ($(#[$doc:meta])* $name:ident => $kernel:ident($($arg:ident: $ty:ty),*) -> $ret:ty) => {
+        $(#[$doc])*
+        #[inline(always)]
+        pub(crate) fn $name($($arg: $ty),*) -> $ret {
+            #[target_feature(enable = "avx512vnni,avx512vl")]
+            unsafe fn with_vnni($($arg: $ty),*) -> $ret {
+                $kernel::<VnniDot>($($arg),*)
+            }
+            if vnni_available() {
+                unsafe { with_vnni($($arg),*) }
+            } else {
+                $kernel::<Avx2Dot>($($arg),*)
+            }
+        }
+    };
 }
 
 #[inline(always)]
-pub(crate) fn vec_dot_q4_0_q8_0(n: usize, xs: &[BlockQ4_0], ys: &[BlockQ8_0]) -> f32 {
+fn q4_0_q8_0_kernel<D: ByteDot>(n: usize, xs: &[BlockQ4_0], ys: &[BlockQ8_0]) -> f32 {
     debug_assert!(
         n.is_multiple_of(QK8_0),
         "vec_dot_q4_0_q8_0: {n} is not divisible by {QK8_0}"
@@ -61,15 +117,17 @@ pub(crate) fn vec_dot_q4_0_q8_0(n: usize, xs: &[BlockQ4_0], ys: &[BlockQ8_0]) ->
             let off = _mm256_set1_epi8(8);
             let bx = _mm256_sub_epi8(bx, off);
             let by = _mm256_loadu_si256(y.qs.as_ptr() as *const __m256i);
-            let q = mul_sum_i8_pairs_float(bx, by);
+            let q = D::mul_sum_i8_quads_float(bx, by);
             acc = _mm256_fmadd_ps(d, q, acc);
         }
         hsum_float_8(acc)
     }
 }
 
+dispatch_byte_dot!(vec_dot_q4_0_q8_0 => q4_0_q8_0_kernel(n: usize, xs: &[BlockQ4_0], ys: &[BlockQ8_0]) -> f32);
+
 #[inline(always)]
-pub(crate) fn vec_dot_q4_1_q8_1(n: usize, xs: &[BlockQ4_1], ys: &[BlockQ8_1]) -> f32 {
+fn q4_1_q8_1_kernel<D: ByteDot>(n: usize, xs: &[BlockQ4_1], ys: &[BlockQ8_1]) -> f32 {
     debug_assert!(
         n.is_multiple_of(QK8_1),
         "vec_dot_q4_1_q8_1: {n} is not divisible by {QK8_1}"
@@ -86,18 +144,20 @@ pub(crate) fn vec_dot_q4_1_q8_1(n: usize, xs: &[BlockQ4_1], ys: &[BlockQ8_1]) ->
             // `maddubs` without the sign trick that the Q4_0 and Q8_0 kernels need.
             let bx = bytes_from_nibbles_32(x.qs.as_ptr());
             let by = _mm256_loadu_si256(y.qs.as_ptr() as *const __m256i);
-            let q = mul_sum_us8_pairs_float(bx, by);
+            let q = D::mul_sum_us8_quads_float(bx, by);
             acc = _mm256_fmadd_ps(d, q, acc);
         }
         hsum_float_8(acc) + offset
     }
 }
 
+dispatch_byte_dot!(vec_dot_q4_1_q8_1 => q4_1_q8_1_kernel(n: usize, xs: &[BlockQ4_1], ys: &[BlockQ8_1]) -> f32);
+
 /// Computes `vec_dot_q4_1_q8_1` of one row of weights with four input rows. Each weight block
 /// is unpacked once for the four rows, and each row's sums are added in the same order as
 /// in `vec_dot_q4_1_q8_1`, so the results are the same.
 #[inline(always)]
-pub(crate) fn vec_dot_q4_1_q8_1_rows4(n: usize, xs: &[BlockQ4_1], ys: [&[BlockQ8_1]; 4]) -> [f32; 4] {
+fn q4_1_q8_1_rows4_kernel<D: ByteDot>(n: usize, xs: &[BlockQ4_1], ys: [&[BlockQ8_1]; 4]) -> [f32; 4] {
     debug_assert!(
         n.is_multiple_of(QK8_1),
         "vec_dot_q4_1_q8_1_rows4: {n} is not divisible by {QK8_1}"
@@ -115,7 +175,7 @@ pub(crate) fn vec_dot_q4_1_q8_1_rows4(n: usize, xs: &[BlockQ4_1], ys: [&[BlockQ8
                 offset[row] += mx * f16::to_f32(y.s);
                 let d = _mm256_set1_ps(dx * f16::to_f32(y.d));
                 let by = _mm256_loadu_si256(y.qs.as_ptr() as *const __m256i);
-                let q = mul_sum_us8_pairs_float(bx, by);
+                let q = D::mul_sum_us8_quads_float(bx, by);
                 acc[row] = _mm256_fmadd_ps(d, q, acc[row]);
             }
         }
@@ -123,11 +183,13 @@ pub(crate) fn vec_dot_q4_1_q8_1_rows4(n: usize, xs: &[BlockQ4_1], ys: [&[BlockQ8
     }
 }
 
+dispatch_byte_dot!(vec_dot_q4_1_q8_1_rows4 => q4_1_q8_1_rows4_kernel(n: usize, xs: &[BlockQ4_1], ys: [&[BlockQ8_1]; 4]) -> [f32; 4]);
+
 /// Computes `vec_dot_q4_1_q8_1` of two rows of weights with four input rows, in the order of
 /// `vec_dot_q4_1_q8_1`. Each weight block is unpacked once for four rows, and each input
 /// block is loaded once for two weight rows.
 #[inline(always)]
-pub(crate) fn vec_dot_q4_1_q8_1_2x4(
+fn q4_1_q8_1_2x4_kernel<D: ByteDot>(
     n: usize,
     xs: [&[BlockQ4_1]; 2],
     ys: [&[BlockQ8_1]; 4],
@@ -140,35 +202,55 @@ pub(crate) fn vec_dot_q4_1_q8_1_2x4(
     assert!(xs[1].len() == blocks && ys.iter().all(|row| row.len() >= blocks));
     unsafe {
         let mut acc = [[_mm256_setzero_ps(); 4]; 2];
-        let mut offset = [[0f32; 4]; 2];
+        // The offsets of the four input rows, one lane each, for either weight row.
+        let mut offset = [_mm_setzero_ps(); 2];
         for block in 0..blocks {
             let x0 = xs[0].get_unchecked(block);
             let x1 = xs[1].get_unchecked(block);
-            let (dx0, mx0) = (f16::to_f32(x0.d), f16::to_f32(x0.m));
-            let (dx1, mx1) = (f16::to_f32(x1.d), f16::to_f32(x1.m));
             let bx0 = bytes_from_nibbles_32(x0.qs.as_ptr());
             let bx1 = bytes_from_nibbles_32(x1.qs.as_ptr());
+            let y: [&BlockQ8_1; 4] = std::array::from_fn(|row| ys[row].get_unchecked(block));
+            // The four input blocks' scales are converted and multiplied together. A separate
+            // multiply and add, as in the one-row kernel, keep each lane's rounding the same.
+            let dy = f16x4_to_f32(y.map(|y| y.d));
+            let sy = f16x4_to_f32(y.map(|y| y.s));
+            let d0 = _mm_mul_ps(_mm_set1_ps(f16::to_f32(x0.d)), dy);
+            let d1 = _mm_mul_ps(_mm_set1_ps(f16::to_f32(x1.d)), dy);
+            offset[0] = _mm_add_ps(offset[0], _mm_mul_ps(_mm_set1_ps(f16::to_f32(x0.m)), sy));
+            offset[1] = _mm_add_ps(offset[1], _mm_mul_ps(_mm_set1_ps(f16::to_f32(x1.m)), sy));
             for row in 0..4 {
-                let y = ys[row].get_unchecked(block);
-                let (dy, sy) = (f16::to_f32(y.d), f16::to_f32(y.s));
-                let by = _mm256_loadu_si256(y.qs.as_ptr() as *const __m256i);
-                offset[0][row] += mx0 * sy;
-                offset[1][row] += mx1 * sy;
-                let q0 = mul_sum_us8_pairs_float(bx0, by);
-                acc[0][row] = _mm256_fmadd_ps(_mm256_set1_ps(dx0 * dy), q0, acc[0][row]);
-                let q1 = mul_sum_us8_pairs_float(bx1, by);
-                acc[1][row] = _mm256_fmadd_ps(_mm256_set1_ps(dx1 * dy), q1, acc[1][row]);
+                let by = _mm256_loadu_si256(y[row].qs.as_ptr() as *const __m256i);
+                let q0 = D::mul_sum_us8_quads_float(bx0, by);
+                acc[0][row] = _mm256_fmadd_ps(broadcast_lane(d0, row), q0, acc[0][row]);
+                let q1 = D::mul_sum_us8_quads_float(bx1, by);
+                acc[1][row] = _mm256_fmadd_ps(broadcast_lane(d1, row), q1, acc[1][row]);
             }
         }
+        let offset: [[f32; 4]; 2] = std::mem::transmute(offset);
         std::array::from_fn(|col| std::array::from_fn(|row| hsum_float_8(acc[col][row]) + offset[col][row]))
     }
 }
+
+/// Converts four half-precision values to single precision in one instruction.
+#[inline(always)]
+unsafe fn f16x4_to_f32(values: [f16; 4]) -> __m128 {
+    let [a, b, c, d] = values.map(|value| value.to_bits() as i16);
+    _mm_cvtph_ps(_mm_setr_epi16(a, b, c, d, 0, 0, 0, 0))
+}
+
+/// Lane `lane` of `values` in all eight lanes.
+#[inline(always)]
+unsafe fn broadcast_lane(values: __m128, lane: usize) -> __m256 {
+    _mm256_permutevar8x32_ps(_mm256_castps128_ps256(values), _mm256_set1_epi32(lane as i32))
+}
+
+dispatch_byte_dot!(vec_dot_q4_1_q8_1_2x4 => q4_1_q8_1_2x4_kernel(n: usize, xs: [&[BlockQ4_1]; 2], ys: [&[BlockQ8_1]; 4]) -> [[f32; 4]; 2]);
 
 /// Computes `vec_dot_q4_1_q8_1` of two rows of weights with one input row, in the order of
 /// `vec_dot_q4_1_q8_1`. Each input block is loaded once for both rows, and the two sums do not
 /// wait for each other.
 #[inline(always)]
-pub(crate) fn vec_dot_q4_1_q8_1_2x1(n: usize, xs: [&[BlockQ4_1]; 2], ys: &[BlockQ8_1]) -> [f32; 2] {
+fn q4_1_q8_1_2x1_kernel<D: ByteDot>(n: usize, xs: [&[BlockQ4_1]; 2], ys: &[BlockQ8_1]) -> [f32; 2] {
     debug_assert!(
         n.is_multiple_of(QK8_1),
         "vec_dot_q4_1_q8_1_2x1: {n} is not divisible by {QK8_1}"
@@ -187,7 +269,7 @@ pub(crate) fn vec_dot_q4_1_q8_1_2x1(n: usize, xs: [&[BlockQ4_1]; 2], ys: &[Block
                 let x = xs[col].get_unchecked(block);
                 offset[col] += f16::to_f32(x.m) * sy;
                 let d = _mm256_set1_ps(f16::to_f32(x.d) * dy);
-                let q = mul_sum_us8_pairs_float(bytes_from_nibbles_32(x.qs.as_ptr()), by);
+                let q = D::mul_sum_us8_quads_float(bytes_from_nibbles_32(x.qs.as_ptr()), by);
                 acc[col] = _mm256_fmadd_ps(d, q, acc[col]);
             }
         }
@@ -195,8 +277,10 @@ pub(crate) fn vec_dot_q4_1_q8_1_2x1(n: usize, xs: [&[BlockQ4_1]; 2], ys: &[Block
     }
 }
 
+dispatch_byte_dot!(vec_dot_q4_1_q8_1_2x1 => q4_1_q8_1_2x1_kernel(n: usize, xs: [&[BlockQ4_1]; 2], ys: &[BlockQ8_1]) -> [f32; 2]);
+
 #[inline(always)]
-pub(crate) fn vec_dot_q8_0_q8_0(n: usize, xs: &[BlockQ8_0], ys: &[BlockQ8_0]) -> f32 {
+fn q8_0_q8_0_kernel<D: ByteDot>(n: usize, xs: &[BlockQ8_0], ys: &[BlockQ8_0]) -> f32 {
     debug_assert!(
         n.is_multiple_of(QK8_0),
         "vec_dot_q8_0_q8_0: {n} is not divisible by {QK8_0}"
@@ -207,12 +291,14 @@ pub(crate) fn vec_dot_q8_0_q8_0(n: usize, xs: &[BlockQ8_0], ys: &[BlockQ8_0]) ->
             let d = _mm256_set1_ps(f16::to_f32(x.d) * f16::to_f32(y.d));
             let bx = _mm256_loadu_si256(x.qs.as_ptr() as *const __m256i);
             let by = _mm256_loadu_si256(y.qs.as_ptr() as *const __m256i);
-            let q = mul_sum_i8_pairs_float(bx, by);
+            let q = D::mul_sum_i8_quads_float(bx, by);
             acc = _mm256_fmadd_ps(d, q, acc);
         }
         hsum_float_8(acc)
     }
 }
+
+dispatch_byte_dot!(vec_dot_q8_0_q8_0 => q8_0_q8_0_kernel(n: usize, xs: &[BlockQ8_0], ys: &[BlockQ8_0]) -> f32);
 
 #[inline(always)]
 unsafe fn get_scale_shuffle(i: usize) -> __m128i {
@@ -795,3 +881,4 @@ pub(crate) fn vec_dot_q8k_q8k(n: usize, xs: &[BlockQ8K], ys: &[BlockQ8K]) -> f32
         hsum_float_8(acc)
     }
 }
+
