@@ -346,8 +346,12 @@ fn split_long(block: &Block, max_chars: usize, overlap_chars: usize) -> Vec<Bloc
     while start < chars.len() {
         let mut end = (start + max_chars).min(chars.len());
         if end < chars.len() {
-            // Prefer to cut after the last whitespace in the second half of the window.
-            if let Some(offset) = chars[start + max_chars / 2..end].iter().rposition(|c| c.is_whitespace()) {
+            // Cut after the last sentence end in the second half of the window, or else after
+            // its last whitespace, so that a sentence is cut only where none ends there.
+            let second_half = start + max_chars / 2..end;
+            if let Some(last) = second_half.clone().rev().find(|&i| ends_sentence(&chars, i)) {
+                end = last + 1;
+            } else if let Some(offset) = chars[second_half].iter().rposition(|c| c.is_whitespace()) {
                 end = start + max_chars / 2 + offset + 1;
             }
         }
@@ -363,10 +367,23 @@ fn split_long(block: &Block, max_chars: usize, overlap_chars: usize) -> Vec<Bloc
     pieces
 }
 
-/// Moves the start of an overlap that falls inside a word to the next word, so that no piece
-/// begins with the end of a word. Text without a space in the overlap, such as Chinese, keeps
-/// the start as it is.
+/// Tells whether `chars[i]` ends a sentence. A Chinese or Japanese full stop, question or
+/// exclamation mark or semicolon always does, and its Latin form does when whitespace follows.
+fn ends_sentence(chars: &[char], i: usize) -> bool {
+    match chars[i] {
+        '。' | '！' | '？' | '；' | '｡' => true,
+        '.' | '!' | '?' | ';' => chars.get(i + 1).is_some_and(|c| c.is_whitespace()),
+        _ => false,
+    }
+}
+
+/// Moves the start of an overlap to the first sentence that begins in it, or else, where it
+/// falls inside a word, to the next word, so that no piece begins in the middle of a sentence
+/// or a word. Text without either in the overlap keeps the start as it is.
 fn overlap_start(chars: &[char], start: usize, end: usize) -> usize {
+    if let Some(sentence) = (start.max(1)..end).find(|&i| ends_sentence(chars, i - 1)) {
+        return sentence;
+    }
     let inside_word = start > 0 && !chars[start - 1].is_whitespace() && !chars[start].is_whitespace();
     if !inside_word {
         return start;
@@ -428,6 +445,35 @@ mod tests {
             let start = chunk.chars.as_ref().expect("text chunks have ranges").start as usize;
             assert!(chars[start - 1].is_whitespace(), "piece starts inside a word: {:?}", chunk.text);
             assert!(chunk.text.starts_with(chars[start]), "range and text agree: {:?}", chunk.text);
+        }
+    }
+
+    #[test]
+    fn pieces_end_at_sentence_ends() {
+        let sentences = [
+            "请使用 12 个以上的字符设置密码。",
+            "如果想不出好密码，可以用密码生成器 pwgen！",
+            "Set the root password before the first reboot. ",
+            "Is the network configured? ",
+            "The clock is set from a time server; ",
+        ];
+        let text: String = (0..60).map(|i| sentences[i * 3 % sentences.len()]).collect();
+        // Every overlap is longer than the longest sentence, so it contains a sentence start.
+        let options = ChunkingOptions { max_chars: 150, overlap_chars: 60 };
+        let chunks = chunk_document(DocumentKind::Text, &[page(None, &text)], &[], options);
+        let chars: Vec<char> = text.chars().collect();
+        assert!(chunks.len() > 10);
+        for (index, chunk) in chunks.iter().enumerate() {
+            let range = chunk.chars.clone().expect("text chunks have ranges");
+            assert!(ends_sentence(&chars, range.end - 1), "piece {index} ends inside a sentence: {:?}", chunk.text);
+            if index > 0 {
+                let before = chars[..range.start].iter().rev().find(|c| !c.is_whitespace());
+                assert!(
+                    before.is_some_and(|c| "。！.?;".contains(*c)),
+                    "piece {index} starts inside a sentence: {:?}",
+                    chunk.text
+                );
+            }
         }
     }
 

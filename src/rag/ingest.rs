@@ -46,7 +46,8 @@ pub struct IngestOptions {
 /// section's heading path and indexes a lone Greek letter by its name.
 /// Version 3 drops the spaces pdfium puts between the characters of justified Chinese lines,
 /// and indexes Chinese text without the spaces and line breaks between its characters.
-pub const INGEST_VERSION: u32 = 3;
+/// Version 4 splits long paragraphs after a sentence rather than inside one where it can.
+pub const INGEST_VERSION: u32 = 4;
 
 /// Counts of an ingested file's contents. `scanned_pages` are pages without a text layer,
 /// kept as images (a warning: their text is not searchable).
