@@ -717,27 +717,3 @@ fn looping_outline_still_ingests() {
     assert_eq!(results["results"][0]["heading"], "Cleaning", "{results}");
     assert_eq!(results["results"][0]["text"], "2 Cleaning\nRinse the filter.", "{results}");
 }
-
-#[test]
-fn repeated_page_ranks_after_others() {
-    // Page 1 is long enough for three passages, each naming the turbine many times. Page 2
-    // names it once, so every passage of page 1 outranks it, but a page already cited waits.
-    let env = TestEnv::new();
-    let lines: Vec<String> =
-        (1..=24).map(|blade| format!("Check turbine blade {blade} for cracks, then clean the turbine housing.")).collect();
-    let first_page: Vec<&str> = lines.iter().map(String::as_str).collect();
-    let second_page = ["Spare parts list.", "The turbine manual ends here.", "Keep this list with the pump."];
-    env.write("turbine.pdf", pdf_from_lines(&[&first_page, &second_page]));
-    let output = env.run(&["ingest", "docs"]);
-    assert!(output.status.success(), "{}", describe(&output));
-
-    for retriever in ["full-text", "hybrid"] {
-        let stdout =
-            env.run_ok(&["search", "--json", "--top-k", "3", "--retriever", retriever, "turbine blade cracks turbine"]);
-        let results: serde_json::Value = serde_json::from_str(&stdout).unwrap();
-        let pages: Vec<&serde_json::Value> = results["results"].as_array().unwrap().iter().map(|hit| &hit["pages"]).collect();
-        assert_eq!(pages.len(), 3, "{retriever}: {stdout}");
-        assert_ne!(pages[0], pages[1], "{retriever}: the first two results cite one page: {stdout}");
-        assert_eq!(pages[2], &serde_json::json!([1]), "{retriever}: {stdout}");
-    }
-}

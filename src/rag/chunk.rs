@@ -368,13 +368,24 @@ fn split_long(block: &Block, max_chars: usize, overlap_chars: usize) -> Vec<Bloc
 }
 
 /// Tells whether `chars[i]` ends a sentence. A Chinese or Japanese full stop, question or
-/// exclamation mark or semicolon always does, and its Latin form does when whitespace follows.
+/// exclamation mark or semicolon always does, and its Latin form does when whitespace follows,
+/// except the full stop of a section number that starts a line, such as `4.2.1.`.
 fn ends_sentence(chars: &[char], i: usize) -> bool {
     match chars[i] {
         '。' | '！' | '？' | '；' | '｡' => true,
-        '.' | '!' | '?' | ';' => chars.get(i + 1).is_some_and(|c| c.is_whitespace()),
+        '.' => chars.get(i + 1).is_some_and(|c| c.is_whitespace()) && !ends_section_number(chars, i),
+        '!' | '?' | ';' => chars.get(i + 1).is_some_and(|c| c.is_whitespace()),
         _ => false,
     }
+}
+
+/// Tells whether the line up to `chars[i]` contains only digits and full stops, as a section
+/// number before its title does. It reads back only over digits and full stops.
+fn ends_section_number(chars: &[char], i: usize) -> bool {
+    let length = chars[..=i].iter().rev().take_while(|c| c.is_ascii_digit() || **c == '.').count();
+    let start = i + 1 - length;
+    let starts_line = start == 0 || chars[start - 1] == '\n';
+    starts_line && chars[start..=i].iter().any(char::is_ascii_digit)
 }
 
 /// Moves the start of an overlap to the first sentence that begins in it, or else, where it
@@ -475,6 +486,16 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn section_numbers_end_no_sentence() {
+        let text: Vec<char> = "Read this first.\n4.2.1.\nBooting the installer. Version 5. Done".chars().collect();
+        let ends: Vec<usize> = (0..text.len()).filter(|&i| ends_sentence(&text, i)).collect();
+        let first_stop = text.iter().position(|c| *c == '.').unwrap();
+        let booting_stop = text.iter().collect::<String>().find("installer.").unwrap() + "installer".len();
+        let version_stop = text.iter().collect::<String>().find("5.").unwrap() + 1;
+        assert_eq!(ends, [first_stop, booting_stop, version_stop]);
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! A knowledge base on disk: `$DOCENT_HOME/kb/NAME/` with the catalog, the full-text index,
 //! the chunk vectors and the image vectors, and hybrid search over them.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
@@ -263,9 +263,7 @@ impl KnowledgeBase {
     }
 
     /// Runs the chosen retrievers and fuses their rankings with reciprocal rank fusion.
-    /// With one retriever, its own order and scores are kept. Either way, a further passage of a
-    /// PDF page that a result already cites comes after the first passages of the other pages
-    /// (`pages_first`).
+    /// With one retriever, its own order and scores are kept.
     pub fn search_with(&self, query: &str, top_k: usize, options: &SearchOptions) -> Result<Vec<SearchHit>> {
         self.search_with_images(query, &[], top_k, options)
     }
@@ -318,12 +316,9 @@ impl KnowledgeBase {
         match (options.full_text, dense.is_empty(), image_rankings.len()) {
             // No vector retriever found anything (or the knowledge base has no vectors): the
             // full-text ranking and BM25 scores stand alone.
-            (_, true, 0) => pages_first(full_text.into_iter().map(|hit| Ok(Some(hit))), top_k),
+            (_, true, 0) => Ok(full_text.into_iter().take(top_k).collect()),
             // Text vectors alone: their order and cosine similarities.
-            (false, false, 0) => pages_first(
-                self.resolve_vector_hits(dense.into_iter(), Retriever::Dense)?.into_iter().map(|hit| Ok(Some(hit))),
-                top_k,
-            ),
+            (false, false, 0) => self.resolve_vector_hits(dense.into_iter().take(top_k), Retriever::Dense),
             // One image ranking alone: its order and cosine similarities.
             (false, true, 1) => {
                 let (_, images) = image_rankings.remove(0);
@@ -444,21 +439,24 @@ impl KnowledgeBase {
                 .then_with(|| a.0.ordinal.cmp(&b.0.ordinal))
         });
 
-        // Passages are loaded only as far as `pages_first` reads.
-        let hits = ranked.into_iter().map(|(key, (score, hit, retrievers))| {
+        let mut hits = Vec::with_capacity(top_k);
+        for (key, (score, hit, retrievers)) in ranked {
+            if hits.len() == top_k {
+                break;
+            }
             let hit = match hit {
                 Some(hit) => Some(hit),
                 None => self.index.chunk(&key, score, Retriever::Dense)?,
             };
-            Ok(hit.map(|mut hit| {
+            if let Some(mut hit) = hit {
                 hit.score = score;
                 hit.retrievers = retrievers;
                 hit.similarity = similarities.get(&key).copied();
                 hit.image_similarity = image_similarities.get(&key).copied();
-                hit
-            }))
-        });
-        pages_first(hits, top_k)
+                hits.push(hit);
+            }
+        }
+        Ok(hits)
     }
 
     /// Builds and saves the vector indexes whose vectors changed since they were last saved.
@@ -562,31 +560,4 @@ pub fn list_knowledge_bases(paths: &Paths) -> Vec<String> {
         .collect();
     names.sort();
     names
-}
-
-/// Takes the first `top_k` of ranked results, except that a text passage from a PDF page that
-/// an earlier result already cites moves below the first passages of every other page. Such a
-/// passage comes only after the ranking runs out of other pages. Each group keeps its order.
-/// A result cites its page, so a passage of another page adds more than a second passage of a
-/// page already cited. Images and passages without pages (Markdown, text) are never moved.
-fn pages_first(ranked: impl Iterator<Item = Result<Option<SearchHit>>>, top_k: usize) -> Result<Vec<SearchHit>> {
-    let mut firsts = Vec::with_capacity(top_k);
-    let mut repeats = Vec::new();
-    let mut cited = HashSet::new();
-    for hit in ranked {
-        if firsts.len() == top_k {
-            break;
-        }
-        let Some(hit) = hit? else { continue };
-        let repeats_a_page =
-            hit.image.is_none() && !hit.pages.is_empty() && !cited.insert((hit.key.doc_id.clone(), hit.pages.clone()));
-        if repeats_a_page {
-            repeats.push(hit);
-        } else {
-            firsts.push(hit);
-        }
-    }
-    let room = top_k - firsts.len();
-    firsts.extend(repeats.into_iter().take(room));
-    Ok(firsts)
 }
