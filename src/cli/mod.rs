@@ -182,11 +182,12 @@ pub struct IngestArgs {
     #[arg(required = true, value_name = "PATH")]
     pub paths: Vec<PathBuf>,
 
-    /// Maximum chunk size, in characters
+    /// Maximum chunk size, in characters (values below 16 count as 16)
     #[arg(long, default_value_t = 800, value_name = "CHARS")]
     pub chunk_chars: usize,
 
-    /// Characters repeated between consecutive pieces of a long paragraph
+    /// Characters repeated between consecutive pieces of a long paragraph, at most half of
+    /// --chunk-chars
     #[arg(long, default_value_t = 100, value_name = "CHARS")]
     pub chunk_overlap: usize,
 
@@ -318,7 +319,7 @@ pub struct SearchArgs {
     #[arg(long, value_name = "FILE")]
     pub image: Vec<PathBuf>,
 
-    /// Number of results
+    /// Number of results, from 1 to 1000
     #[arg(long, default_value_t = 5, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1000))]
     pub top_k: u16,
 
