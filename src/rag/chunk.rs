@@ -345,12 +345,14 @@ fn split_long(block: &Block, max_chars: usize, overlap_chars: usize) -> Vec<Bloc
     let mut start = 0;
     while start < chars.len() {
         let mut end = (start + max_chars).min(chars.len());
+        let mut ends_at_sentence = false;
         if end < chars.len() {
             // Cut after the last sentence end in the second half of the window, or else after
             // its last whitespace, so that a sentence is cut only where none ends there.
             let second_half = start + max_chars / 2..end;
             if let Some(last) = second_half.clone().rev().find(|&i| ends_sentence(&chars, i)) {
                 end = last + 1;
+                ends_at_sentence = true;
             } else if let Some(offset) = chars[second_half].iter().rposition(|c| c.is_whitespace()) {
                 end = start + max_chars / 2 + offset + 1;
             }
@@ -362,7 +364,7 @@ fn split_long(block: &Block, max_chars: usize, overlap_chars: usize) -> Vec<Bloc
         if end == chars.len() {
             break;
         }
-        start = overlap_start(&chars, (end - overlap_chars).max(start + 1), end);
+        start = overlap_start(&chars, (end - overlap_chars).max(start + 1), end, ends_at_sentence);
     }
     pieces
 }
@@ -390,10 +392,15 @@ fn ends_section_number(chars: &[char], i: usize) -> bool {
 
 /// Moves the start of an overlap to the first sentence that begins in it, or else, where it
 /// falls inside a word, to the next word, so that no piece begins in the middle of a sentence
-/// or a word. Text without either in the overlap keeps the start as it is.
-fn overlap_start(chars: &[char], start: usize, end: usize) -> usize {
+/// or a word. Text without either in the overlap keeps the start as it is. After a piece that
+/// ends with a whole sentence, an overlap without a sentence start would only repeat part of
+/// that sentence, so the next piece starts at `end` instead.
+fn overlap_start(chars: &[char], start: usize, end: usize, after_sentence: bool) -> usize {
     if let Some(sentence) = (start.max(1)..end).find(|&i| ends_sentence(chars, i - 1)) {
         return sentence;
+    }
+    if after_sentence {
+        return end;
     }
     let inside_word = start > 0 && !chars[start - 1].is_whitespace() && !chars[start].is_whitespace();
     if !inside_word {
@@ -485,6 +492,22 @@ mod tests {
                     chunk.text
                 );
             }
+        }
+    }
+
+    #[test]
+    fn whole_sentences_are_not_repeated() {
+        // Each sentence is longer than the overlap, so no sentence starts inside it: the next
+        // piece starts after the whole sentence that ends the piece before.
+        let sentence = "The pump must be switched off and the intake valve closed before the filter cover is opened. ";
+        let text = sentence.repeat(20);
+        let options = ChunkingOptions { max_chars: 300, overlap_chars: 60 };
+        let chunks = chunk_document(DocumentKind::Text, &[page(None, &text)], &[], options);
+        assert!(chunks.len() > 5);
+        for pair in chunks.windows(2) {
+            let (before, after) = (pair[0].chars.clone().unwrap(), pair[1].chars.clone().unwrap());
+            assert!(after.start >= before.end, "pieces overlap: {:?} and {:?}", pair[0].text, pair[1].text);
+            assert!(pair[1].text.starts_with("The pump"), "{:?}", pair[1].text);
         }
     }
 

@@ -47,7 +47,8 @@ pub struct IngestOptions {
 /// Version 3 drops the spaces pdfium puts between the characters of justified Chinese lines,
 /// and indexes Chinese text without the spaces and line breaks between its characters.
 /// Version 4 splits long paragraphs after a sentence rather than inside one where it can.
-pub const INGEST_VERSION: u32 = 4;
+/// Version 5 leaves out an overlap that would repeat only part of a whole sentence.
+pub const INGEST_VERSION: u32 = 5;
 
 /// Counts of an ingested file's contents. `scanned_pages` are pages without a text layer,
 /// kept as images (a warning: their text is not searchable).
