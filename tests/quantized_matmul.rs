@@ -97,8 +97,8 @@ fn tiled_rows_equal_single_rows() {
     }
 }
 
-/// Products of fixed weights and inputs through the one-row, tiled and single-row kernels of
-/// every type that the patch gives a VNNI path.
+/// Multiplies fixed weights and inputs through the one-row and tiled kernels of every type that
+/// the patch gives a VNNI path, and returns all the products.
 fn fixed_products() -> Vec<f32> {
     let values = |rows: usize, columns: usize, phase: f32| {
         let data: Vec<f32> = (0..rows * columns).map(|i| (i as f32 * 0.37 + phase).sin() + 0.1).collect();
@@ -137,8 +137,11 @@ fn vnni_and_avx2_products_are_equal() {
         .status()
         .unwrap();
     assert!(status.success());
-    let avx2: Vec<f32> =
-        std::fs::read(&path).unwrap().chunks_exact(4).map(|bytes| f32::from_le_bytes(bytes.try_into().unwrap())).collect();
+    let avx2: Vec<f32> = std::fs::read(&path)
+        .unwrap()
+        .chunks_exact(4)
+        .map(|bytes| f32::from_le_bytes(bytes.try_into().unwrap()))
+        .collect();
     let own = fixed_products();
     assert_eq!(own.len(), 97 * 15 * 3);
     assert_eq!(own, avx2);

@@ -513,12 +513,27 @@ mod tests {
 
     #[test]
     fn section_numbers_end_no_sentence() {
-        let text: Vec<char> = "Read this first.\n4.2.1.\nBooting the installer. Version 5. Done".chars().collect();
-        let ends: Vec<usize> = (0..text.len()).filter(|&i| ends_sentence(&text, i)).collect();
-        let first_stop = text.iter().position(|c| *c == '.').unwrap();
-        let booting_stop = text.iter().collect::<String>().find("installer.").unwrap() + "installer".len();
-        let version_stop = text.iter().collect::<String>().find("5.").unwrap() + 1;
-        assert_eq!(ends, [first_stop, booting_stop, version_stop]);
+        let text = "Read this first.\n4.2.1.\nBooting the installer. Version 5. Done";
+        let chars: Vec<char> = text.chars().collect();
+        let ends: Vec<usize> = (0..chars.len()).filter(|&i| ends_sentence(&chars, i)).collect();
+        // The text is ASCII, so byte offsets are character offsets.
+        let expected = ["first.", "installer.", "5."].map(|word| text.find(word).unwrap() + word.len() - 1);
+        assert_eq!(ends, expected);
+    }
+
+    #[test]
+    fn odd_punctuation_is_split() {
+        let texts =
+            [".".to_string(), "1.\n2.\n".repeat(500), "。".repeat(2000), "a. ".repeat(500), "4.2.1. ".repeat(300)];
+        let options = ChunkingOptions { max_chars: 100, overlap_chars: 30 };
+        for text in texts {
+            let chunks = chunk_document(DocumentKind::Text, &[page(None, &text)], &[], options);
+            assert!(!chunks.is_empty(), "{text:?}");
+            for chunk in &chunks {
+                assert!(!chunk.text.is_empty(), "{text:?}");
+                assert!(chunk.text.chars().count() <= 100, "{:?}", chunk.text);
+            }
+        }
     }
 
     #[test]
