@@ -82,9 +82,9 @@ fn few_rows_match_reference() {
 #[test]
 fn tiled_rows_equal_single_rows() {
     // Several rows go through kernels that take two weight rows and four input rows at a time,
-    // one row through a kernel that takes two weight rows. All add their sums in the order of
+    // one row through kernels that take four weight rows. All add their sums in the order of
     // the plain dot product, so every value is the same. 97 weight rows leave one over after
-    // the pairs, and 11 input rows leave three.
+    // the pairs and the fours, and 11 input rows leave three.
     let weights = Tensor::randn(0.1f32, 1.0, (97, 256), &Device::Cpu).unwrap();
     for dtype in [GgmlDType::Q4_1, GgmlDType::Q8_0] {
         let matmul = QMatMul::from_qtensor(QTensor::quantize(&weights, dtype).unwrap()).unwrap();

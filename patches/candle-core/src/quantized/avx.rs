@@ -34,8 +34,10 @@ pub(crate) unsafe fn hsum_float_8(x: __m256) -> f32 {
 
 #[inline(always)]
 pub(crate) unsafe fn bytes_from_nibbles_32(rsi: *const u8) -> __m256i {
-    let tmp = _mm_loadu_si128(rsi as *const __m128i);
-    let bytes = _mm256_insertf128_si256::<1>(_mm256_castsi128_si256(tmp), _mm_srli_epi16(tmp, 4));
+    // The 16 bytes go to both halves, and the upper half is shifted by a nibble: the low
+    // nibble of each byte is then the high nibble of the byte it came from.
+    let bytes = _mm256_broadcastsi128_si256(_mm_loadu_si128(rsi as *const __m128i));
+    let bytes = _mm256_srlv_epi64(bytes, _mm256_setr_epi64x(0, 0, 4, 4));
     let low_mask = _mm256_set1_epi8(0xF);
     _mm256_and_si256(low_mask, bytes)
 }
@@ -246,38 +248,66 @@ unsafe fn broadcast_lane(values: __m128, lane: usize) -> __m256 {
 
 dispatch_byte_dot!(vec_dot_q4_1_q8_1_2x4 => q4_1_q8_1_2x4_kernel(n: usize, xs: [&[BlockQ4_1]; 2], ys: [&[BlockQ8_1]; 4]) -> [[f32; 4]; 2]);
 
-/// Computes `vec_dot_q4_1_q8_1` of two rows of weights with one input row, in the order of
-/// `vec_dot_q4_1_q8_1`. Each input block is loaded once for both rows, and the two sums do not
-/// wait for each other.
+/// Computes `vec_dot_q4_1_q8_1` of four rows of weights with one input row, in the order of
+/// `vec_dot_q4_1_q8_1`. Each input block is loaded once for the four rows, the scales of the
+/// four weight blocks are converted and multiplied in one instruction each, and the four sums
+/// do not wait for each other.
 #[inline(always)]
-fn q4_1_q8_1_2x1_kernel<D: ByteDot>(n: usize, xs: [&[BlockQ4_1]; 2], ys: &[BlockQ8_1]) -> [f32; 2] {
+fn q4_1_q8_1_4x1_kernel<D: ByteDot>(n: usize, xs: [&[BlockQ4_1]; 4], ys: &[BlockQ8_1]) -> [f32; 4] {
     debug_assert!(
         n.is_multiple_of(QK8_1),
-        "vec_dot_q4_1_q8_1_2x1: {n} is not divisible by {QK8_1}"
+        "vec_dot_q4_1_q8_1_4x1: {n} is not divisible by {QK8_1}"
     );
     let blocks = xs[0].len();
-    assert_eq!(xs[1].len(), blocks, "weight rows of different lengths");
+    assert!(xs.iter().all(|row| row.len() == blocks), "weight rows of different lengths");
     assert!(ys.len() >= blocks, "input row shorter than the weight rows");
     unsafe {
-        let mut acc = [_mm256_setzero_ps(); 2];
-        let mut offset = [0f32; 2];
+        let mut acc = [_mm256_setzero_ps(); 4];
+        // Lanes 1, 3, 5 and 7 add up the `m * s` offsets of the four rows; the even lanes add
+        // up the `d` products, which are not used.
+        let mut offsets = _mm256_setzero_ps();
+        // Matmul passes four consecutive rows of a weight matrix, and its next call takes the
+        // four after them. Each row is a short stream (a few hundred bytes), too short for the
+        // hardware prefetcher to learn, so each step asks for the next call's bytes in turn.
+        let next_rows = xs[3].as_ptr_range().end as *const i8;
         for block in 0..blocks {
+            let ahead = next_rows.wrapping_add(block * 4 * std::mem::size_of::<BlockQ4_1>());
+            _mm_prefetch::<_MM_HINT_T0>(ahead);
+            _mm_prefetch::<_MM_HINT_T0>(ahead.wrapping_add(64));
             let y = ys.get_unchecked(block);
-            let (dy, sy) = (f16::to_f32(y.d), f16::to_f32(y.s));
+            let x: [&BlockQ4_1; 4] = std::array::from_fn(|row| xs[row].get_unchecked(block));
+            // `d` and `s` of the input block in every pair of lanes, times `d` and `m` of each
+            // weight block: a separate multiply and add, as in the one-row kernel, keep each
+            // lane's rounding the same.
+            let y_scales = _mm256_cvtph_ps(_mm_set1_epi32(half_pair(&y.d)));
+            let x_scales = _mm256_cvtph_ps(_mm_setr_epi32(
+                half_pair(&x[0].d),
+                half_pair(&x[1].d),
+                half_pair(&x[2].d),
+                half_pair(&x[3].d),
+            ));
+            let scales = _mm256_mul_ps(x_scales, y_scales);
+            offsets = _mm256_add_ps(offsets, scales);
             let by = _mm256_loadu_si256(y.qs.as_ptr() as *const __m256i);
-            for col in 0..2 {
-                let x = xs[col].get_unchecked(block);
-                offset[col] += f16::to_f32(x.m) * sy;
-                let d = _mm256_set1_ps(f16::to_f32(x.d) * dy);
-                let q = D::mul_sum_us8_quads_float(bytes_from_nibbles_32(x.qs.as_ptr()), by);
-                acc[col] = _mm256_fmadd_ps(d, q, acc[col]);
+            for row in 0..4 {
+                let d = _mm256_permutevar8x32_ps(scales, _mm256_set1_epi32(2 * row as i32));
+                let q = D::mul_sum_us8_quads_float(bytes_from_nibbles_32(x[row].qs.as_ptr()), by);
+                acc[row] = _mm256_fmadd_ps(d, q, acc[row]);
             }
         }
-        std::array::from_fn(|col| hsum_float_8(acc[col]) + offset[col])
+        let offsets: [f32; 8] = std::mem::transmute(offsets);
+        std::array::from_fn(|row| hsum_float_8(acc[row]) + offsets[2 * row + 1])
     }
 }
 
-dispatch_byte_dot!(vec_dot_q4_1_q8_1_2x1 => q4_1_q8_1_2x1_kernel(n: usize, xs: [&[BlockQ4_1]; 2], ys: &[BlockQ8_1]) -> [f32; 2]);
+/// Reads a half-precision value and the one after it in memory as one 32-bit integer, the
+/// first in the low half.
+#[inline(always)]
+unsafe fn half_pair(first: &f16) -> i32 {
+    std::ptr::read_unaligned(first as *const f16 as *const i32)
+}
+
+dispatch_byte_dot!(vec_dot_q4_1_q8_1_4x1 => q4_1_q8_1_4x1_kernel(n: usize, xs: [&[BlockQ4_1]; 4], ys: &[BlockQ8_1]) -> [f32; 4]);
 
 #[inline(always)]
 fn q8_0_q8_0_kernel<D: ByteDot>(n: usize, xs: &[BlockQ8_0], ys: &[BlockQ8_0]) -> f32 {
@@ -299,6 +329,42 @@ fn q8_0_q8_0_kernel<D: ByteDot>(n: usize, xs: &[BlockQ8_0], ys: &[BlockQ8_0]) ->
 }
 
 dispatch_byte_dot!(vec_dot_q8_0_q8_0 => q8_0_q8_0_kernel(n: usize, xs: &[BlockQ8_0], ys: &[BlockQ8_0]) -> f32);
+
+/// Computes `vec_dot_q8_0_q8_0` of four rows of weights with one input row, in the order of
+/// `vec_dot_q8_0_q8_0`, like `q4_1_q8_1_4x1_kernel` for Q4_1.
+#[inline(always)]
+fn q8_0_q8_0_4x1_kernel<D: ByteDot>(n: usize, xs: [&[BlockQ8_0]; 4], ys: &[BlockQ8_0]) -> [f32; 4] {
+    debug_assert!(
+        n.is_multiple_of(QK8_0),
+        "vec_dot_q8_0_q8_0_4x1: {n} is not divisible by {QK8_0}"
+    );
+    let blocks = xs[0].len();
+    assert!(xs.iter().all(|row| row.len() == blocks), "weight rows of different lengths");
+    assert!(ys.len() >= blocks, "input row shorter than the weight rows");
+    unsafe {
+        let mut acc = [_mm256_setzero_ps(); 4];
+        // Four blocks of Q8_0 take 136 bytes: three cache lines ahead cover them.
+        let next_rows = xs[3].as_ptr_range().end as *const i8;
+        for block in 0..blocks {
+            let ahead = next_rows.wrapping_add(block * 4 * std::mem::size_of::<BlockQ8_0>());
+            _mm_prefetch::<_MM_HINT_T0>(ahead);
+            _mm_prefetch::<_MM_HINT_T0>(ahead.wrapping_add(64));
+            _mm_prefetch::<_MM_HINT_T0>(ahead.wrapping_add(128));
+            let y = ys.get_unchecked(block);
+            let x: [&BlockQ8_0; 4] = std::array::from_fn(|row| xs[row].get_unchecked(block));
+            let scales = _mm_mul_ps(f16x4_to_f32(x.map(|x| x.d)), _mm_set1_ps(f16::to_f32(y.d)));
+            let by = _mm256_loadu_si256(y.qs.as_ptr() as *const __m256i);
+            for row in 0..4 {
+                let bx = _mm256_loadu_si256(x[row].qs.as_ptr() as *const __m256i);
+                let q = D::mul_sum_i8_quads_float(bx, by);
+                acc[row] = _mm256_fmadd_ps(broadcast_lane(scales, row), q, acc[row]);
+            }
+        }
+        std::array::from_fn(|row| hsum_float_8(acc[row]))
+    }
+}
+
+dispatch_byte_dot!(vec_dot_q8_0_q8_0_4x1 => q8_0_q8_0_4x1_kernel(n: usize, xs: [&[BlockQ8_0]; 4], ys: &[BlockQ8_0]) -> [f32; 4]);
 
 #[inline(always)]
 unsafe fn get_scale_shuffle(i: usize) -> __m128i {

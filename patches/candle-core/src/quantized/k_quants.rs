@@ -66,10 +66,10 @@ pub trait GgmlType: Sized + Clone + Send + Sync {
         [Self::vec_dot_rows4(n, xs[0], ys), Self::vec_dot_rows4(n, xs[1], ys)]
     }
 
-    /// Dot products of two rows of weights with one input row, equal to two calls of `vec_dot`.
-    /// A type can load each input block once for both rows.
-    fn vec_dot_2x1(n: usize, xs: [&[Self]; 2], ys: &[Self::VecDotType]) -> [f32; 2] {
-        [Self::vec_dot(n, xs[0], ys), Self::vec_dot(n, xs[1], ys)]
+    /// Dot products of four rows of weights with one input row, equal to four calls of
+    /// `vec_dot`. A type can load each input block once for the four rows.
+    fn vec_dot_4x1(n: usize, xs: [&[Self]; 4], ys: &[Self::VecDotType]) -> [f32; 4] {
+        xs.map(|row| Self::vec_dot(n, row, ys))
     }
 
     /// Generic implementation of the dot product without simd optimizations.
@@ -318,8 +318,8 @@ impl GgmlType for BlockQ4_1 {
     }
 
     #[cfg(target_feature = "avx2")]
-    fn vec_dot_2x1(n: usize, xs: [&[Self]; 2], ys: &[Self::VecDotType]) -> [f32; 2] {
-        super::avx::vec_dot_q4_1_q8_1_2x1(n, xs, ys)
+    fn vec_dot_4x1(n: usize, xs: [&[Self]; 4], ys: &[Self::VecDotType]) -> [f32; 4] {
+        super::avx::vec_dot_q4_1_q8_1_4x1(n, xs, ys)
     }
 
     fn vec_dot_unopt(n: usize, xs: &[Self], ys: &[Self::VecDotType]) -> f32 {
@@ -700,6 +700,11 @@ impl GgmlType for BlockQ8_0 {
         return super::simd128::vec_dot_q8_0_q8_0(n, xs, ys);
 
         Self::vec_dot_unopt(n, xs, ys)
+    }
+
+    #[cfg(target_feature = "avx2")]
+    fn vec_dot_4x1(n: usize, xs: [&[Self]; 4], ys: &[Self::VecDotType]) -> [f32; 4] {
+        super::avx::vec_dot_q8_0_q8_0_4x1(n, xs, ys)
     }
 
     fn vec_dot_unopt(n: usize, xs: &[Self], ys: &[Self::VecDotType]) -> f32 {
@@ -2391,22 +2396,25 @@ pub fn matmul<T: GgmlType>(
     if m == 0 {
         return Ok(());
     }
-    // One input row (decoding a token): the columns go in pairs, so that a type with a two-row
-    // kernel loads each input block once for both and keeps two independent sums.
+    // One input row (decoding a token): the columns go in fours, so that a type with a
+    // four-row kernel loads each input block once for them and keeps four independent sums.
     let lhs_row = &lhs_b[..k_in_blocks];
     let rhs_col = |col_idx: usize| &rhs_t[col_idx * k_in_blocks..(col_idx + 1) * k_in_blocks];
     dst[..n]
-        .par_chunks_mut(2)
+        .par_chunks_mut(4)
         .enumerate()
-        .with_min_len(64)
-        .with_max_len(256)
-        .for_each(|(pair_idx, columns)| {
-            let first_col = pair_idx * 2;
-            if columns.len() == 2 {
-                let values = T::vec_dot_2x1(k, [rhs_col(first_col), rhs_col(first_col + 1)], lhs_row);
+        .with_min_len(32)
+        .with_max_len(128)
+        .for_each(|(quad_idx, columns)| {
+            let first_col = quad_idx * 4;
+            if columns.len() == 4 {
+                let values = T::vec_dot_4x1(k, std::array::from_fn(|offset| rhs_col(first_col + offset)), lhs_row);
                 columns.copy_from_slice(&values);
             } else {
-                columns[0] = T::vec_dot(k, rhs_col(first_col), lhs_row);
+                // A count of columns that is not a multiple of four leaves the last few here.
+                for (offset, value) in columns.iter_mut().enumerate() {
+                    *value = T::vec_dot(k, rhs_col(first_col + offset), lhs_row);
+                }
             }
         });
     Ok(())
