@@ -279,12 +279,12 @@ fn q4_1_q8_1_4x1_kernel<D: ByteDot>(n: usize, xs: [&[BlockQ4_1]; 4], ys: &[Block
             // `d` and `s` of the input block in every pair of lanes, times `d` and `m` of each
             // weight block: a separate multiply and add, as in the one-row kernel, keep each
             // lane's rounding the same.
-            let y_scales = _mm256_cvtph_ps(_mm_set1_epi32(half_pair(&y.d)));
+            let y_scales = _mm256_cvtph_ps(_mm_set1_epi32(half_pair(y)));
             let x_scales = _mm256_cvtph_ps(_mm_setr_epi32(
-                half_pair(&x[0].d),
-                half_pair(&x[1].d),
-                half_pair(&x[2].d),
-                half_pair(&x[3].d),
+                half_pair(x[0]),
+                half_pair(x[1]),
+                half_pair(x[2]),
+                half_pair(x[3]),
             ));
             let scales = _mm256_mul_ps(x_scales, y_scales);
             offsets = _mm256_add_ps(offsets, scales);
@@ -300,11 +300,11 @@ fn q4_1_q8_1_4x1_kernel<D: ByteDot>(n: usize, xs: [&[BlockQ4_1]; 4], ys: &[Block
     }
 }
 
-/// Reads a half-precision value and the one after it in memory as one 32-bit integer, the
-/// first in the low half.
+/// Reads the two half-precision scales at the start of a Q4_1 block (`d`, `m`) or a Q8_1 block
+/// (`d`, `s`) as one 32-bit integer, `d` in the low half. Both types are `repr(C)`.
 #[inline(always)]
-unsafe fn half_pair(first: &f16) -> i32 {
-    std::ptr::read_unaligned(first as *const f16 as *const i32)
+unsafe fn half_pair<Block>(block: &Block) -> i32 {
+    std::ptr::read_unaligned(block as *const Block as *const i32)
 }
 
 dispatch_byte_dot!(vec_dot_q4_1_q8_1_4x1 => q4_1_q8_1_4x1_kernel(n: usize, xs: [&[BlockQ4_1]; 4], ys: &[BlockQ8_1]) -> [f32; 4]);
