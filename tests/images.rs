@@ -84,9 +84,12 @@ fn scanned_page_kept_as_image() {
     let hits = search(&env, "scanned page without text");
     let scan = hits.iter().find(|hit| hit["pages"] == serde_json::json!([2])).unwrap_or_else(|| panic!("{hits:#?}"));
     assert_eq!(scan["kind"], "image");
-    // The file's name, not the folders above it, whose words would match unrelated questions.
-    assert_eq!(scan["text"], "manual.pdf, page 2: scanned page without text", "{scan}");
+    // The text leaves out the file's name and its folders, whose words would match unrelated
+    // questions.
+    assert_eq!(scan["text"], "page 2: scanned page without text", "{scan}");
     assert!(search(&env, "docs").is_empty(), "the folder name is not indexed");
+    let images_by_name: Vec<Value> = search(&env, "manual").into_iter().filter(|hit| hit["kind"] == "image").collect();
+    assert!(images_by_name.is_empty(), "the file name is not indexed with images: {images_by_name:#?}");
     let stored = image::open(image_file(&env, scan["image"].as_str().unwrap())).unwrap();
     assert_eq!(stored.height(), 1024, "the page is rendered to fit 1024 pixels");
 

@@ -48,7 +48,8 @@ pub struct IngestOptions {
 /// and indexes Chinese text without the spaces and line breaks between its characters.
 /// Version 4 splits long paragraphs after a sentence rather than inside one where it can.
 /// Version 5 leaves out an overlap that would repeat only part of a whole sentence.
-pub const INGEST_VERSION: u32 = 5;
+/// Version 6 leaves the file name out of the text of a PDF image that has no caption.
+pub const INGEST_VERSION: u32 = 6;
 
 /// Counts of an ingested file's contents. `scanned_pages` are pages without a text layer,
 /// kept as images (a warning: their text is not searchable).
@@ -298,15 +299,18 @@ impl<'a> Ingestor<'a> {
                 std::fs::rename(&partial, &path).with_context(|| format!("could not write `{}`", path.display()))?;
             }
 
-            // Without a caption the text names the file, not its folders: words of the folder
-            // path (`manuals`, `install`) would match questions that have nothing to do with
-            // the image.
-            let file_name = Path::new(display_path).file_name().map_or(display_path.into(), |name| name.to_string_lossy());
+            // Without a caption, a PDF image's text names only its page. The words of the
+            // file's name and folders (`handbook-install.pdf`, `manuals`) would match questions
+            // that have nothing to do with the image, and results show the file anyway. An
+            // image file is named by its file name, without folders.
             let text = match (image.caption.trim(), image.page) {
                 (caption, _) if !caption.is_empty() => caption.to_string(),
-                (_, Some(page)) if image.scanned_page => format!("{file_name}, page {page}: scanned page without text"),
-                (_, Some(page)) => format!("{file_name}, page {page}: image"),
-                (_, None) => file_name.into_owned(),
+                (_, Some(page)) if image.scanned_page => format!("page {page}: scanned page without text"),
+                (_, Some(page)) => format!("page {page}: image"),
+                (_, None) => {
+                    let file_name = Path::new(display_path).file_name().map(|name| name.to_string_lossy());
+                    file_name.map_or_else(|| display_path.to_string(), |name| name.into_owned())
+                }
             };
             records.push(ImageRecord {
                 ordinal: chunks.len() as u32,
