@@ -161,6 +161,14 @@ fn unknown_kb_says_what_to_do() {
     assert!(message.contains("knowledge base `manulas` not found"), "{message}");
     assert!(message.contains("did you mean `manuals`?"), "{message}");
 
+    // Without a similar name, the message lists the existing ones.
+    let output = env.run(&["search", "--kb", "default", "alpha"]);
+    assert!(!output.status.success());
+    let message = stderr(&output);
+    assert_eq!(message.lines().count(), 1, "one line: {message}");
+    assert!(message.contains("choose an existing one with `--kb NAME` (`manuals`)"), "{message}");
+    assert!(message.contains("docent ingest --kb default"), "{message}");
+
     // Ingest creates the misspelled one, and its note names the existing one.
     let output = env.run(&["ingest", "--kb", "manulas", "--text-encoder", "none", "docs"]);
     assert!(output.status.success(), "{}", describe(&output));

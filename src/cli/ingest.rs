@@ -160,6 +160,9 @@ pub fn run(paths: &Paths, kb_name: &str, args: &IngestArgs, strings: &Strings) -
                 report
             }
         };
+        // The bar moves first, so that the frame that shows this file as done also shows its
+        // bytes as done.
+        progress.inc(bytes);
         let rate = pages_done as f64 / started.elapsed().as_secs_f64().max(1e-3);
         progress.set_prefix(files_line(files_done + 1, rate));
         if !args.json {
@@ -167,7 +170,6 @@ pub fn run(paths: &Paths, kb_name: &str, args: &IngestArgs, strings: &Strings) -
             progress.suspend(|| println!("{line}"));
         }
         reports.push(report);
-        progress.inc(bytes);
     }
     progress.finish_and_clear();
 

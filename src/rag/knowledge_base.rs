@@ -146,6 +146,21 @@ impl KnowledgeBase {
                     paths.knowledge_bases().display()
                 );
             }
+            let existing = list_knowledge_bases(paths);
+            if !existing.is_empty() {
+                // Names the existing knowledge bases for a user who left out `--kb`.
+                const SHOWN: usize = 5;
+                let mut names: Vec<String> = existing.iter().take(SHOWN).map(|name| format!("`{name}`")).collect();
+                if existing.len() > SHOWN {
+                    names.push(format!("{} more (`docent kb list`)", existing.len() - SHOWN));
+                }
+                bail!(
+                    "knowledge base `{name}` not found in `{}`: choose an existing one with `--kb NAME` ({}), \
+                     or create it with `docent ingest --kb {name} PATH...`",
+                    paths.knowledge_bases().display(),
+                    names.join(", ")
+                );
+            }
             bail!(
                 "knowledge base `{name}` not found in `{}`: create it with `docent ingest --kb {name} PATH...`",
                 paths.knowledge_bases().display()
