@@ -263,12 +263,12 @@ fn q4_1_q8_1_4x1_kernel<D: ByteDot>(n: usize, xs: [&[BlockQ4_1]; 4], ys: &[Block
     assert!(ys.len() >= blocks, "input row shorter than the weight rows");
     unsafe {
         let mut acc = [_mm256_setzero_ps(); 4];
-        // Lanes 1, 3, 5 and 7 add up the `m * s` offsets of the four rows; the even lanes add
+        // Lanes 1, 3, 5 and 7 add up the `m * s` offsets of the four rows. The even lanes add
         // up the `d` products, which are not used.
         let mut offsets = _mm256_setzero_ps();
         // Matmul passes four consecutive rows of a weight matrix, and its next call takes the
         // four after them. Each row is a short stream (a few hundred bytes), too short for the
-        // hardware prefetcher to learn, so each step asks for the next call's bytes in turn.
+        // hardware prefetcher to learn, so each step prefetches part of the next call's bytes.
         let next_rows = xs[3].as_ptr_range().end as *const i8;
         for block in 0..blocks {
             let ahead = next_rows.wrapping_add(block * 4 * std::mem::size_of::<BlockQ4_1>());
