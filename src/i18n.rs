@@ -109,6 +109,8 @@ pub struct Strings {
     /// Note when ingest creates a knowledge base whose name is close to an existing one;
     /// `{name}` is the new name and `{similar}` the existing one.
     pub creating_similar_kb: &'static str,
+    /// Note when the paths given to an existing knowledge base hold no supported file.
+    pub no_supported_files: &'static str,
     /// Note on files a folder walk skipped; `{count}` files, `{kinds}` such as `.docx 2, .xlsx 1`.
     pub skipped_unsupported: &'static str,
     /// Shown in `{kinds}` for files without an extension.
@@ -194,6 +196,7 @@ static EN: Strings = Strings {
     removed: "removed",
     removed_missing: "removed (the file no longer exists)",
     creating_similar_kb: "note: creating a new knowledge base `{name}`; an existing one is named `{similar}` (check --kb for a typo)",
+    no_supported_files: "note: no supported file was found in the given paths, so nothing was added",
     files_missing: "note: the files of {count} document(s) no longer exist; `docent ingest --prune` removes them from the knowledge base",
     skipped_unsupported: "note: skipped {count} file(s) of unsupported types in the folders ({kinds})",
     no_extension: "no extension",
@@ -254,6 +257,7 @@ static ZH: Strings = Strings {
     removed: "已移除",
     removed_missing: "已移除（文件已不存在）",
     creating_similar_kb: "提示：正在新建知识库 `{name}`；已有一个名为 `{similar}` 的知识库（请检查 --kb 是否拼写有误）",
+    no_supported_files: "提示：给出的路径中没有找到支持的文件，因此没有添加任何内容",
     files_missing: "提示：有 {count} 个文档的文件已不存在；`docent ingest --prune` 会把它们从知识库中移除",
     skipped_unsupported: "提示：跳过了文件夹中 {count} 个不支持类型的文件（{kinds}）",
     no_extension: "无扩展名",

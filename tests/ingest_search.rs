@@ -169,6 +169,12 @@ fn unknown_kb_says_what_to_do() {
     assert!(message.contains("choose an existing one with `--kb NAME` (`manuals`)"), "{message}");
     assert!(message.contains("docent ingest --kb default"), "{message}");
 
+    // An existing knowledge base given no supported file says that nothing was added.
+    std::fs::create_dir_all(env.docs().join("empty")).unwrap();
+    let output = env.run(&["ingest", "--kb", "manuals", "--text-encoder", "none", "docs/empty"]);
+    assert!(output.status.success(), "{}", describe(&output));
+    assert!(stderr(&output).contains("no supported file was found"), "{}", describe(&output));
+
     // Ingest creates the misspelled one, and its note names the existing one.
     let output = env.run(&["ingest", "--kb", "manulas", "--text-encoder", "none", "docs"]);
     assert!(output.status.success(), "{}", describe(&output));

@@ -34,7 +34,11 @@ pub fn run(paths: &Paths, kb_name: &str, args: &IngestArgs, strings: &Strings) -
     // Paths that are all missing or unsupported create no knowledge base (a typo in a path
     // must not leave an empty one behind), unless pruning is asked for.
     let exists = paths.knowledge_base(kb_name).join("catalog.sqlite3").is_file();
-    if !exists && !args.prune && !candidates.iter().any(|candidate| matches!(candidate, Candidate::File(_))) {
+    let has_files = candidates.iter().any(|candidate| matches!(candidate, Candidate::File(_)));
+    if exists && !has_files {
+        eprintln!("{}", strings.no_supported_files);
+    }
+    if !exists && !args.prune && !has_files {
         for candidate in &candidates {
             if let Candidate::Invalid(report) = candidate {
                 println!("{}", outcome_line(report, strings));
