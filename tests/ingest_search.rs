@@ -169,7 +169,7 @@ fn unknown_kb_says_what_to_do() {
     assert!(message.contains("choose an existing one with `--kb NAME` (`manuals`)"), "{message}");
     assert!(message.contains("docent ingest --kb default"), "{message}");
 
-    // An existing knowledge base given no supported file says that nothing was added.
+    // An existing knowledge base given no supported file prints a note that nothing was added.
     std::fs::create_dir_all(env.docs().join("empty")).unwrap();
     let output = env.run(&["ingest", "--kb", "manuals", "--text-encoder", "none", "docs/empty"]);
     assert!(output.status.success(), "{}", describe(&output));

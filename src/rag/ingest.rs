@@ -307,10 +307,9 @@ impl<'a> Ingestor<'a> {
                 (caption, _) if !caption.is_empty() => caption.to_string(),
                 (_, Some(page)) if image.scanned_page => format!("page {page}: scanned page without text"),
                 (_, Some(page)) => format!("page {page}: image"),
-                (_, None) => {
-                    let file_name = Path::new(display_path).file_name().map(|name| name.to_string_lossy());
-                    file_name.map_or_else(|| display_path.to_string(), |name| name.into_owned())
-                }
+                (_, None) => Path::new(display_path)
+                    .file_name()
+                    .map_or_else(|| display_path.to_string(), |name| name.to_string_lossy().into_owned()),
             };
             records.push(ImageRecord {
                 ordinal: chunks.len() as u32,

@@ -34,8 +34,8 @@ pub(crate) unsafe fn hsum_float_8(x: __m256) -> f32 {
 
 #[inline(always)]
 pub(crate) unsafe fn bytes_from_nibbles_32(rsi: *const u8) -> __m256i {
-    // The 16 bytes go to both halves, and the upper half is shifted by a nibble: the low
-    // nibble of each byte is then the high nibble of the byte it came from.
+    // The 16 bytes go to both halves, and the upper half is shifted right by four bits, so
+    // that the low nibble of each of its bytes is the high nibble of the original byte.
     let bytes = _mm256_broadcastsi128_si256(_mm_loadu_si128(rsi as *const __m128i));
     let bytes = _mm256_srlv_epi64(bytes, _mm256_setr_epi64x(0, 0, 4, 4));
     let low_mask = _mm256_set1_epi8(0xF);
@@ -248,19 +248,28 @@ unsafe fn broadcast_lane(values: __m128, lane: usize) -> __m256 {
 
 dispatch_byte_dot!(vec_dot_q4_1_q8_1_2x4 => q4_1_q8_1_2x4_kernel(n: usize, xs: [&[BlockQ4_1]; 2], ys: [&[BlockQ8_1]; 4]) -> [[f32; 4]; 2]);
 
+/// Returns the number of blocks in each of the four weight rows, after checking that the rows
+/// are equally long and that the input row is at least as long, which the unchecked indexing of
+/// the four-row kernels relies on.
+#[inline(always)]
+fn checked_block_count<Weight, Input>(xs: &[&[Weight]; 4], ys: &[Input]) -> usize {
+    let blocks = xs[0].len();
+    assert!(xs.iter().all(|row| row.len() == blocks), "weight rows of different lengths");
+    assert!(ys.len() >= blocks, "input row shorter than the weight rows");
+    blocks
+}
+
 /// Computes `vec_dot_q4_1_q8_1` of four rows of weights with one input row, in the order of
-/// `vec_dot_q4_1_q8_1`. Each input block is loaded once for the four rows, the scales of the
-/// four weight blocks are converted and multiplied in one instruction each, and the four sums
-/// do not wait for each other.
+/// `vec_dot_q4_1_q8_1`. Each input block is loaded once for the four rows. The scales of the
+/// four weight blocks take one conversion and one multiply, and the four sums do not wait for
+/// each other.
 #[inline(always)]
 fn q4_1_q8_1_4x1_kernel<D: ByteDot>(n: usize, xs: [&[BlockQ4_1]; 4], ys: &[BlockQ8_1]) -> [f32; 4] {
     debug_assert!(
         n.is_multiple_of(QK8_1),
         "vec_dot_q4_1_q8_1_4x1: {n} is not divisible by {QK8_1}"
     );
-    let blocks = xs[0].len();
-    assert!(xs.iter().all(|row| row.len() == blocks), "weight rows of different lengths");
-    assert!(ys.len() >= blocks, "input row shorter than the weight rows");
+    let blocks = checked_block_count(&xs, ys);
     unsafe {
         let mut acc = [_mm256_setzero_ps(); 4];
         // Lanes 1, 3, 5 and 7 add up the `m * s` offsets of the four rows. The even lanes add
@@ -276,8 +285,8 @@ fn q4_1_q8_1_4x1_kernel<D: ByteDot>(n: usize, xs: [&[BlockQ4_1]; 4], ys: &[Block
             _mm_prefetch::<_MM_HINT_T0>(ahead.wrapping_add(64));
             let y = ys.get_unchecked(block);
             let x: [&BlockQ4_1; 4] = std::array::from_fn(|row| xs[row].get_unchecked(block));
-            // `d` and `s` of the input block in every pair of lanes, times `d` and `m` of each
-            // weight block: a separate multiply and add, as in the one-row kernel, keep each
+            // Each pair of lanes multiplies `d` and `m` of one weight block by `d` and `s` of
+            // the input block. A separate multiply and add, as in the one-row kernel, keep each
             // lane's rounding the same.
             let y_scales = _mm256_cvtph_ps(_mm_set1_epi32(half_pair(y)));
             let x_scales = _mm256_cvtph_ps(_mm_setr_epi32(
@@ -338,12 +347,10 @@ fn q8_0_q8_0_4x1_kernel<D: ByteDot>(n: usize, xs: [&[BlockQ8_0]; 4], ys: &[Block
         n.is_multiple_of(QK8_0),
         "vec_dot_q8_0_q8_0_4x1: {n} is not divisible by {QK8_0}"
     );
-    let blocks = xs[0].len();
-    assert!(xs.iter().all(|row| row.len() == blocks), "weight rows of different lengths");
-    assert!(ys.len() >= blocks, "input row shorter than the weight rows");
+    let blocks = checked_block_count(&xs, ys);
     unsafe {
         let mut acc = [_mm256_setzero_ps(); 4];
-        // Four blocks of Q8_0 take 136 bytes: three cache lines ahead cover them.
+        // Four blocks of Q8_0 take 136 bytes, so each step prefetches three cache lines.
         let next_rows = xs[3].as_ptr_range().end as *const i8;
         for block in 0..blocks {
             let ahead = next_rows.wrapping_add(block * 4 * std::mem::size_of::<BlockQ8_0>());

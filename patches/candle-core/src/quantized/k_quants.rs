@@ -2411,7 +2411,8 @@ pub fn matmul<T: GgmlType>(
                 let values = T::vec_dot_4x1(k, std::array::from_fn(|offset| rhs_col(first_col + offset)), lhs_row);
                 columns.copy_from_slice(&values);
             } else {
-                // A count of columns that is not a multiple of four leaves the last few here.
+                // When the count of columns is not a multiple of four, the last one to three
+                // go one by one.
                 for (offset, value) in columns.iter_mut().enumerate() {
                     *value = T::vec_dot(k, rhs_col(first_col + offset), lhs_row);
                 }
