@@ -731,3 +731,50 @@ fn looping_outline_still_ingests() {
     assert_eq!(results["results"][0]["heading"], "Cleaning", "{results}");
     assert_eq!(results["results"][0]["text"], "2 Cleaning\nRinse the filter.", "{results}");
 }
+
+/// A question that asks for one language's edition gets that edition's passages first. The
+/// Chinese passage that corresponds to the best English one shares its section number,
+/// acronyms and commands, and no retriever needs to find it.
+#[test]
+fn edition_request_puts_its_language_first() {
+    let env = TestEnv::new();
+    env.write(
+        "install.en.md",
+        "# Installation\n\n\
+         ## 4.2.11 Configuring the Clock\n\n\
+         If the network is available, the clock is updated once from an NTP server. Set up an NTP \
+         daemon after installation to keep it accurate (see Section 8.9.2).\n\n\
+         ## 4.2.13.5 Encrypted Partitions\n\n\
+         Linux uses the dm-crypt driver with the Device Mapper, and LUKS is the standard format of \
+         the encrypted data.\n",
+    );
+    env.write(
+        "install.zh-CN.md",
+        "# 安装\n\n\
+         ## 4.2.11 配置时钟\n\n\
+         如果网络正常，系统时钟会从网络时间服务器更新一次。为了一直保持精确的时间，需要在安装后设置 NTP \
+         守护程序（参看第 8.9.2 节）。\n\n\
+         ## 4.2.13.5 设置加密分区\n\n\
+         Linux 使用 dm-crypt 驱动和 Device Mapper 创建虚拟分区，LUKS 是加密数据的标准格式。\n",
+    );
+    env.write("network.zh-CN.md", "# 网络\n\n## 时间服务器\n\n在路由器的设置页面里填写 NTP 服务器的地址。\n");
+    env.run_ok(&["ingest", "--text-encoder", "none", "docs"]);
+
+    let question = "According to the Chinese edition of the installation guide, how is the clock set?";
+    let plain = env.run_ok(&["search", "--json", "--ignore-edition-requests", question]);
+    let plain: serde_json::Value = serde_json::from_str(&plain).unwrap();
+    assert_eq!(plain["results"][0]["doc"], "docs/install.en.md", "{plain}");
+    assert!(plain["results"].as_array().unwrap().iter().all(|hit| hit["doc"] != "docs/install.zh-CN.md"), "{plain}");
+
+    let results = env.search_json("default", question);
+    let top = &results["results"][0];
+    assert_eq!(top["doc"], "docs/install.zh-CN.md", "{results}");
+    assert_eq!(top["heading"], "安装 > 4.2.11 配置时钟", "{results}");
+    assert_eq!(top["retrievers"], serde_json::json!(["counterpart"]), "{results}");
+    assert_eq!(results["results"][1]["doc"], "docs/install.en.md", "{results}");
+
+    let results = env.search_json("default", "英文版手册里，加密分区用的是什么驱动？");
+    let top = &results["results"][0];
+    assert_eq!(top["doc"], "docs/install.en.md", "{results}");
+    assert_eq!(top["heading"], "Installation > 4.2.13.5 Encrypted Partitions", "{results}");
+}

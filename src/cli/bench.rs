@@ -116,7 +116,9 @@ fn bench_search(paths: &Paths, kb_name: &str, file: &Path, rounds: usize, top_k:
     for (name, full_text, dense) in retrievers {
         // A fresh knowledge base per retriever, so that the first query pays its own set-up.
         let knowledge_base = KnowledgeBase::open(paths, kb_name)?;
-        let options = SearchOptions { full_text, dense, ..SearchOptions::default() };
+        // Requests for a language's edition are handled by hybrid search only, as in `search`.
+        let edition_requests = full_text && dense;
+        let options = SearchOptions { full_text, dense, edition_requests, ..SearchOptions::default() };
         if dense && knowledge_base.text_encoder().is_none() {
             bail!("knowledge base `{kb_name}` has no vectors: ingest it with a text encoder first");
         }

@@ -265,6 +265,12 @@ pub struct RetrievalArgs {
     /// Minimum cosine similarity between the query and an image in the image encoder's space
     #[arg(long, default_value_t = 0.2, value_name = "S", allow_negative_numbers = true)]
     pub min_image_similarity: f32,
+
+    /// Search a request for one language's edition ("the Chinese edition of the handbook",
+    /// 英文版手册) as plain words. Otherwise hybrid search puts the results in that language
+    /// first and adds the passages that correspond to the first results in the other language
+    #[arg(long)]
+    pub ignore_edition_requests: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -303,6 +309,7 @@ impl RetrievalArgs {
             image_vector_weight: self.image_vector_weight,
             image_vector_weight_cjk: self.image_vector_weight_cjk,
             min_image_similarity: self.min_image_similarity,
+            edition_requests: self.retriever == RetrieverChoice::Hybrid && !self.ignore_edition_requests,
             ..Default::default()
         }
     }

@@ -89,6 +89,9 @@ pub enum Retriever {
     Dense,
     /// Nearest images to the query's text in the image encoder's space (CLIP).
     Image,
+    /// The passage in the language that a question asks for ("the Chinese edition") that
+    /// shares most section numbers, commands and acronyms with a result in another language.
+    Counterpart,
 }
 
 /// One search result, as printed by `docent search --json`. `score` is the retriever's own
@@ -271,6 +274,22 @@ impl TextIndex {
             hits.push(self.to_hit(&document, score, Retriever::FullText));
         }
         Ok(hits)
+    }
+
+    /// Returns the text of up to `max_chunks` chunks of a document, joined by blank lines.
+    pub fn document_text(&self, doc_id: &str, max_chunks: usize) -> Result<String> {
+        let doc_term = Term::from_field_text(self.fields.doc_id, doc_id);
+        let query = TermQuery::new(doc_term, IndexRecordOption::Basic);
+        let searcher = self.reader.searcher();
+        let found = searcher
+            .search(&query, &TopDocs::with_limit(max_chunks).order_by_score())
+            .context("document lookup failed")?;
+        let mut texts = Vec::with_capacity(found.len());
+        for (_, address) in found {
+            let document: TantivyDocument = searcher.doc(address).context("could not read a stored chunk")?;
+            texts.push(document.get_first(self.fields.text).and_then(|value| value.as_str()).unwrap_or_default().to_string());
+        }
+        Ok(texts.join("\n\n"))
     }
 
     /// Reads one chunk by its key, for results that another retriever found; `None` if the

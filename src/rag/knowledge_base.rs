@@ -10,6 +10,7 @@ use image::RgbImage;
 
 use super::catalog::{Catalog, VectorSource};
 use super::clip::{ClipEncoder, ImageEncoder};
+use super::edition::{edition_request, prefer_language};
 use super::dense::{ChunkKey, DenseIndex};
 use super::embed::{BertTextEncoder, TextEncoder};
 use super::index::{Retriever, SearchHit, TextIndex};
@@ -70,6 +71,11 @@ pub struct SearchOptions {
     // NOTE: an estimate from the CLIP paper's zero-shot setting, where matching captions of
     // ViT-B/32 score about 0.3 and unrelated ones 0.1 to 0.2; not measured on manuals.
     pub min_image_similarity: f32,
+    /// Acts on a question's request for one language's edition, such as "the Chinese edition
+    /// of the handbook": full text searches it without the language's name, and results in that
+    /// language come first, with counterparts of the first results in the other language (see
+    /// [`prefer_language`]).
+    pub edition_requests: bool,
 }
 
 impl Default for SearchOptions {
@@ -88,6 +94,7 @@ impl Default for SearchOptions {
             candidates: 50,
             min_similarity: 0.3,
             min_image_similarity: 0.2,
+            edition_requests: true,
         }
     }
 }
@@ -300,6 +307,8 @@ impl KnowledgeBase {
             return Ok(Vec::new());
         }
         let candidates = options.candidates.max(top_k);
+        let edition = edition_request(query).filter(|_| options.edition_requests);
+        let full_text_query = edition.as_ref().map_or(query, |request| request.full_text_query.as_str());
         let query_image_weight = options.image_vector_weight;
         let mut options = *options;
         if contains_cjk(query) {
@@ -312,7 +321,7 @@ impl KnowledgeBase {
         let run_images = options.image_vectors && (options.image_vector_weight > 0.0 || alone);
         let options = &options;
 
-        let full_text = if options.full_text { self.index.search(query, candidates)? } else { Vec::new() };
+        let full_text = if options.full_text { self.index.search(full_text_query, candidates)? } else { Vec::new() };
         let mut dense = if run_dense { self.dense_search(query, candidates)? } else { Vec::new() };
         dense.retain(|(_, similarity)| *similarity >= options.min_similarity);
         let mut image_rankings = Vec::new();
@@ -328,19 +337,25 @@ impl KnowledgeBase {
         }
         image_rankings.retain(|(_, images)| !images.is_empty());
 
-        match (options.full_text, dense.is_empty(), image_rankings.len()) {
+        // A request for one language's edition reorders the results, so it takes all candidates.
+        let depth = if edition.is_some() { candidates } else { top_k };
+        let hits = match (options.full_text, dense.is_empty(), image_rankings.len()) {
             // No vector retriever found anything (or the knowledge base has no vectors): the
             // full-text ranking and BM25 scores stand alone.
-            (_, true, 0) => Ok(full_text.into_iter().take(top_k).collect()),
+            (_, true, 0) => full_text.into_iter().take(depth).collect(),
             // Text vectors alone: their order and cosine similarities.
-            (false, false, 0) => self.resolve_vector_hits(dense.into_iter().take(top_k), Retriever::Dense),
+            (false, false, 0) => self.resolve_vector_hits(dense.into_iter().take(depth), Retriever::Dense)?,
             // One image ranking alone: its order and cosine similarities.
             (false, true, 1) => {
                 let (_, images) = image_rankings.remove(0);
-                self.resolve_vector_hits(images.into_iter().take(top_k), Retriever::Image)
+                self.resolve_vector_hits(images.into_iter().take(depth), Retriever::Image)?
             }
             // Several rankings: fused.
-            _ => self.fuse(full_text, dense, image_rankings, top_k, options),
+            _ => self.fuse(full_text, dense, image_rankings, depth, options)?,
+        };
+        match edition {
+            Some(request) => prefer_language(&self.index, hits, request.language, top_k),
+            None => Ok(hits),
         }
     }
 
@@ -393,7 +408,7 @@ impl KnowledgeBase {
             if let Some(mut hit) = self.index.chunk(&key, similarity, retriever)? {
                 match retriever {
                     Retriever::Image => hit.image_similarity = Some(similarity),
-                    Retriever::Dense | Retriever::FullText => hit.similarity = Some(similarity),
+                    Retriever::Dense | Retriever::FullText | Retriever::Counterpart => hit.similarity = Some(similarity),
                 }
                 hits.push(hit);
             }

@@ -6,6 +6,7 @@ pub mod catalog;
 pub mod chunk;
 pub mod clip;
 pub mod dense;
+pub mod edition;
 pub mod embed;
 pub mod eval;
 pub mod extract;
