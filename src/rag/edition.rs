@@ -38,7 +38,7 @@ const DOCUMENT_NOUNS: &str =
 /// Chinese names of documents and their parts, after 中文 or 英文: 中文版, 英文手册.
 const CHINESE_DOCUMENT_NOUNS: &str = "版|版本|译本|原版|手册|文档|说明书|参考|指南|章节|资料|教程";
 
-/// Results whose counterparts a question that asks for a language edition gets: the first three.
+/// Number of first results that bring their counterparts for a request for a language edition.
 const COUNTERPART_SOURCES: usize = 3;
 
 /// Full-text results searched for a counterpart, of which the first [`COUNTERPART_CANDIDATES`]
@@ -98,9 +98,9 @@ fn english_request() -> &'static Regex {
 }
 
 /// Builds the pattern of a request for one language's edition, with the language's name as
-/// group 1, 2 or 3: the name before a document noun with up to two words between ("Chinese
-/// Debian Reference"), a document noun before "in NAME" ("the manual in Chinese"), or the
-/// language's Chinese name before a Chinese document noun (中文版).
+/// group 1, 2 or 3. The three forms are the name before a document noun with up to two words
+/// between ("Chinese Debian Reference"), a document noun before "in NAME" ("the manual in
+/// Chinese"), and the language's Chinese name before a Chinese document noun (中文版).
 fn request_pattern(name: &str, chinese_names: &str) -> Regex {
     let before_noun = format!(r"\b((?:simplified\s+)?{name})\s+(?:[\w'’-]+\s+){{0,2}}?(?:{DOCUMENT_NOUNS})s?\b");
     let after_noun =
@@ -129,7 +129,7 @@ pub fn language_of(text: &str) -> Language {
 }
 
 /// Words of Latin letters and digits, with the dots, dashes, slashes, tildes, plus signs and
-/// underscores inside them: `4.2.11`, `dm-crypt`, `/etc/fstab` (as `etc/fstab`), `C++` (as `C`).
+/// underscores inside them: `4.2.11`, `dm-crypt`, `/etc/fstab` (as `etc/fstab`).
 fn words() -> &'static Regex {
     static WORDS: OnceLock<Regex> = OnceLock::new();
     WORDS.get_or_init(|| Regex::new(r"[A-Za-z0-9](?:[A-Za-z0-9._/~+-]*[A-Za-z0-9])?").expect("the word pattern is valid"))
