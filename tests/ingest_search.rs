@@ -778,3 +778,27 @@ fn edition_request_puts_its_language_first() {
     assert_eq!(top["doc"], "docs/install.en.md", "{results}");
     assert_eq!(top["heading"], "Installation > 4.2.13.5 Encrypted Partitions", "{results}");
 }
+
+/// A passage of a manual that exists in one language only has no counterpart in another
+/// manual's table of contents, although the contents list its section numbers too.
+#[test]
+fn counterpart_stays_within_translations() {
+    let env = TestEnv::new();
+    env.write(
+        "guide.en.md",
+        "# Guide\n\n## Contents\n\n4.2.11 Clock, 4.2.12 Disks, 4.2.13 Partitions, 5.1 Network, 5.2 Proxy\n\n\
+         ## 4.2.11 Configuring the Clock\n\nThe clock is set from an NTP server.\n",
+    );
+    env.write(
+        "guide.zh-CN.md",
+        "# 指南\n\n## 目录\n\n4.2.11 时钟、4.2.12 磁盘、4.2.13 分区、5.1 网络、5.2 代理\n\n\
+         ## 4.2.11 配置时钟\n\n系统时钟从 NTP 服务器获取时间。\n",
+    );
+    env.write("router.zh-CN.md", "# 路由器\n\n## 网络设置\n\n路由器的网络设置分为 5.1 和 5.2 两步，先设置地址，再设置代理服务器。\n");
+    env.run_ok(&["ingest", "--text-encoder", "none", "docs"]);
+
+    let results = env.search_json("default", "英文版手册里路由器的网络怎么设置？");
+    let hits = results["results"].as_array().unwrap();
+    assert_eq!(hits[0]["doc"], "docs/router.zh-CN.md", "{results}");
+    assert!(hits.iter().all(|hit| hit["doc"] != "docs/guide.en.md"), "{results}");
+}

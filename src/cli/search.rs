@@ -7,7 +7,7 @@ use crate::config::Paths;
 use crate::models::engine::InputImage;
 use crate::rag::clip::flatten_on_white;
 use crate::rag::text::is_cjk;
-use crate::rag::{KnowledgeBase, SearchHit};
+use crate::rag::{KnowledgeBase, Retriever, SearchHit};
 
 use super::SearchArgs;
 
@@ -53,7 +53,9 @@ pub fn run(paths: &Paths, kb_name: &str, args: &SearchArgs) -> Result<()> {
             )
         };
         let heading = if hit.heading.is_empty() { String::new() } else { format!(" § {}", hit.heading) };
-        println!("{}. {}{pages}{heading}  (score {:.2})", rank + 1, hit.doc, hit.score);
+        // A counterpart takes its score from another result, so the list can be out of order.
+        let counterpart = if hit.retrievers.contains(&Retriever::Counterpart) { ", counterpart" } else { "" };
+        println!("{}. {}{pages}{heading}  (score {:.2}{counterpart})", rank + 1, hit.doc, hit.score);
         if let Some(image) = &hit.image {
             println!("   [image] {}", knowledge_base.images_dir().join(format!("{image}.png")).display());
         }

@@ -39,7 +39,7 @@ const DOCUMENT_NOUNS: &str =
 const CHINESE_DOCUMENT_NOUNS: &str = "版|版本|译本|原版|手册|文档|说明书|参考|指南|章节|资料|教程";
 
 /// Number of first results that bring their counterparts for a request for a language edition.
-const COUNTERPART_SOURCES: usize = 3;
+const COUNTERPART_SOURCES: usize = 5;
 
 /// Full-text results searched for a counterpart, of which the first [`COUNTERPART_CANDIDATES`]
 /// in the requested language are compared with the source.
@@ -65,9 +65,10 @@ const MIN_SHARED_TERMS: usize = 2;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EditionRequest {
     pub language: Language,
-    /// The query without the language's name, for full text. The name is a condition on the
-    /// results, not a word they need to contain: searched as a word, "Chinese" in "the Chinese
-    /// edition of the handbook" favours passages about Chinese.
+    /// The query without the language's name, or without the whole Chinese compound such as
+    /// 英文版手册, for full text. The name is a condition on the results, not a word they need
+    /// to contain: searched as a word, "Chinese" in "the Chinese edition of the handbook"
+    /// favours passages about Chinese.
     pub full_text_query: String,
 }
 
@@ -89,7 +90,7 @@ pub fn edition_request(query: &str) -> Option<EditionRequest> {
 
 fn chinese_request() -> &'static Regex {
     static REQUEST: OnceLock<Regex> = OnceLock::new();
-    REQUEST.get_or_init(|| request_pattern("chinese", "中文|汉语|简体中文|中译"))
+    REQUEST.get_or_init(|| request_pattern(r"chinese|zh(?:[-_](?:cn|hans))?", "中文|汉语|简体中文|中译"))
 }
 
 fn english_request() -> &'static Regex {
@@ -97,15 +98,17 @@ fn english_request() -> &'static Regex {
     REQUEST.get_or_init(|| request_pattern("english", "英文|英语"))
 }
 
-/// Builds the pattern of a request for one language's edition, with the language's name as
-/// group 1, 2 or 3. The three forms are the name before a document noun with up to two words
-/// between ("Chinese Debian Reference"), a document noun before "in NAME" ("the manual in
-/// Chinese"), and the language's Chinese name before a Chinese document noun (中文版).
+/// Builds the pattern of a request for one language's edition, with the words that full text
+/// leaves out as group 1, 2 or 3. The three forms are the name before a document noun with up
+/// to two words between ("Chinese Debian Reference", group 1 the name), a document noun before
+/// "in NAME" ("the manual in Chinese", group 2 the name), and the language's Chinese name with
+/// the Chinese document nouns after it (中文版手册, group 3 the whole compound, because it names
+/// the edition and no content).
 fn request_pattern(name: &str, chinese_names: &str) -> Regex {
-    let before_noun = format!(r"\b((?:simplified\s+)?{name})\s+(?:[\w'’-]+\s+){{0,2}}?(?:{DOCUMENT_NOUNS})s?\b");
+    let before_noun = format!(r"\b((?:simplified\s+)?(?:{name}))\s+(?:[\w'’-]+\s+){{0,2}}?(?:{DOCUMENT_NOUNS})s?\b");
     let after_noun =
-        format!(r"\b(?:{DOCUMENT_NOUNS})s?\s+(?:[\w'’-]+\s+){{0,2}}?in(?:to)?\s+((?:simplified\s+)?{name})\b");
-    let in_chinese = format!("({chinese_names})的?(?:{CHINESE_DOCUMENT_NOUNS})");
+        format!(r"\b(?:{DOCUMENT_NOUNS})s?\s+(?:[\w'’-]+\s+){{0,2}}?in(?:to)?\s+((?:simplified\s+)?(?:{name}))\b");
+    let in_chinese = format!("((?:{chinese_names})的?(?:{CHINESE_DOCUMENT_NOUNS})+)");
     let pattern = format!("(?i){before_noun}|{after_noun}|{in_chinese}");
     Regex::new(&pattern).expect("the edition request pattern is valid")
 }
@@ -173,9 +176,10 @@ pub fn neutral_terms(text: &str) -> BTreeSet<String> {
 /// Orders results for a question that asks for `language`'s edition: the results from
 /// documents in that language come first, by score, if their score is at least
 /// [`MIN_PREFERRED_SCORE_SHARE`] of the best, and then the others, in their order.
-/// Each of the first [`COUNTERPART_SOURCES`] results from a document in the other language
-/// brings its counterpart into the first group with the source's score, or raises the
-/// counterpart's score to it where the counterpart is already among the results.
+/// Each of the first [`COUNTERPART_SOURCES`] results that scores at least that share and comes
+/// from a document in the other language brings its counterpart into the first group with the
+/// source's score, or raises the counterpart's score to it where the counterpart is already
+/// among the results.
 pub fn prefer_language(
     index: &TextIndex,
     hits: Vec<SearchHit>,
@@ -183,9 +187,11 @@ pub fn prefer_language(
     top_k: usize,
 ) -> Result<Vec<SearchHit>> {
     let mut languages = DocumentLanguages::new(index);
+    let best_score = hits.iter().map(|hit| hit.score).fold(0.0, f32::max);
+    let close_enough = |hit: &SearchHit| hit.score >= MIN_PREFERRED_SCORE_SHARE * best_score;
     let mut counterparts: Vec<SearchHit> = Vec::new();
     for source in hits.iter().take(COUNTERPART_SOURCES) {
-        if source.kind != HitKind::Text || languages.of(&source.key.doc_id)? == language {
+        if source.kind != HitKind::Text || !close_enough(source) || languages.of(&source.key.doc_id)? == language {
             continue;
         }
         if let Some(mut counterpart) = counterpart(index, source, language, &mut languages)? {
@@ -194,7 +200,6 @@ pub fn prefer_language(
         }
     }
 
-    let best_score = hits.iter().map(|hit| hit.score).fold(0.0, f32::max);
     let mut preferred = Vec::new();
     let mut others = Vec::new();
     for mut hit in hits {
@@ -203,8 +208,7 @@ pub fn prefer_language(
             hit.score = hit.score.max(counterpart.score);
             hit.retrievers.push(Retriever::Counterpart);
         }
-        let close_enough = hit.score >= MIN_PREFERRED_SCORE_SHARE * best_score;
-        if close_enough && languages.of(&hit.key.doc_id)? == language {
+        if close_enough(&hit) && languages.of(&hit.key.doc_id)? == language {
             preferred.push(hit);
         } else {
             others.push(hit);
@@ -225,7 +229,10 @@ pub fn prefer_language(
 
 /// Finds the passage of a document in `language` that shares the most terms a translation
 /// keeps (see [`neutral_terms`]) with `source`, if it shares more than half of them and at
-/// least [`MIN_SHARED_TERMS`].
+/// least [`MIN_SHARED_TERMS`]. The match must also hold the other way: no document in the
+/// source's language may share more of the counterpart's terms than the source's document.
+/// Without that check a table of contents, which lists every section number, became the
+/// counterpart of passages from other manuals.
 fn counterpart(
     index: &TextIndex,
     source: &SearchHit,
@@ -236,28 +243,55 @@ fn counterpart(
     if terms.len() < MIN_SHARED_TERMS {
         return Ok(None);
     }
-    let query = terms.iter().cloned().collect::<Vec<_>>().join(" ");
+    // Ties go to the candidate that full text ranked higher.
     let mut best: Option<(usize, SearchHit)> = None;
-    let mut compared = 0;
+    for (shared, candidate) in shared_terms(index, &terms, language, languages)? {
+        if best.as_ref().is_none_or(|(most, _)| shared > *most) {
+            best = Some((shared, candidate));
+        }
+    }
+    let Some((shared, mut counterpart)) = best else {
+        return Ok(None);
+    };
+    if shared < MIN_SHARED_TERMS || 2 * shared <= terms.len() {
+        return Ok(None);
+    }
+
+    let source_language = languages.of(&source.key.doc_id)?;
+    let mut in_source_document = 0;
+    let mut elsewhere = 0;
+    for (shared, passage) in shared_terms(index, &neutral_terms(&counterpart.text), source_language, languages)? {
+        let most = if passage.key.doc_id == source.key.doc_id { &mut in_source_document } else { &mut elsewhere };
+        *most = (*most).max(shared);
+    }
+    if in_source_document < elsewhere {
+        return Ok(None);
+    }
+    counterpart.retrievers = vec![Retriever::Counterpart];
+    Ok(Some(counterpart))
+}
+
+/// Searches full text for `terms` and returns the first [`COUNTERPART_CANDIDATES`] passages of
+/// documents in `language`, each with the number of `terms` it contains.
+fn shared_terms(
+    index: &TextIndex,
+    terms: &BTreeSet<String>,
+    language: Language,
+    languages: &mut DocumentLanguages<'_>,
+) -> Result<Vec<(usize, SearchHit)>> {
+    let query = terms.iter().cloned().collect::<Vec<_>>().join(" ");
+    let mut compared = Vec::with_capacity(COUNTERPART_CANDIDATES);
     for candidate in index.search(&query, COUNTERPART_SEARCH_DEPTH)? {
-        if compared == COUNTERPART_CANDIDATES {
+        if compared.len() == COUNTERPART_CANDIDATES {
             break;
         }
         if candidate.kind != HitKind::Text || languages.of(&candidate.key.doc_id)? != language {
             continue;
         }
-        compared += 1;
-        let shared = latin_words(&candidate.text).intersection(&terms).count();
-        // Ties go to the candidate that full text ranked higher.
-        if best.as_ref().is_none_or(|(most, _)| shared > *most) {
-            best = Some((shared, candidate));
-        }
+        let shared = latin_words(&candidate.text).intersection(terms).count();
+        compared.push((shared, candidate));
     }
-    let counterpart = best.filter(|(shared, _)| *shared >= MIN_SHARED_TERMS && 2 * shared > terms.len());
-    Ok(counterpart.map(|(_, mut hit)| {
-        hit.retrievers = vec![Retriever::Counterpart];
-        hit
-    }))
+    Ok(compared)
 }
 
 /// Languages of documents, judged from the text of up to [`LANGUAGE_SAMPLE_CHUNKS`] of their
@@ -298,6 +332,7 @@ mod tests {
             "In the Chinese handbook chapter, which driver encrypts partitions?",
             "Where does the manual in Chinese describe NTP?",
             "what does the simplified chinese version say",
+            "What does the zh-CN handbook say about NTP?",
         ];
         for query in chinese {
             assert_eq!(requested_language(query), Some(Language::Chinese), "{query}");
@@ -314,7 +349,7 @@ mod tests {
         assert_eq!(request.full_text_query, "Where does the manual in  describe NTP?");
         let request = edition_request("英文版手册里怎样配置时钟？").unwrap();
         assert_eq!(request.language, Language::English);
-        assert_eq!(request.full_text_query, "版手册里怎样配置时钟？");
+        assert_eq!(request.full_text_query, "里怎样配置时钟？");
     }
 
     #[test]
