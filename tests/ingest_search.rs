@@ -732,7 +732,7 @@ fn looping_outline_still_ingests() {
     assert_eq!(results["results"][0]["text"], "2 Cleaning\nRinse the filter.", "{results}");
 }
 
-/// A question that asks for one language's edition gets that edition's passages first. The
+/// A question that requests one language's edition gets that edition's passages first. The
 /// Chinese passage that corresponds to the best English one shares its section number,
 /// acronyms and commands, and no retriever needs to find it.
 #[test]

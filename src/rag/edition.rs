@@ -2,7 +2,7 @@
 //! terms that make a passage's counterpart in another language.
 //!
 //! A question such as "According to the Chinese edition of the handbook, how is the clock
-//! set?" asks for one language's edition of a manual. Asked in English, it ranks the English
+//! set?" requests one language's edition of a manual. Asked in English, it ranks the English
 //! edition first, and an English-only text encoder cannot match it with the Chinese text.
 //! Translated manuals keep section numbers, commands, paths and acronyms as they are (`4.2.11`,
 //! `NTP`, `dm-crypt`, `/etc/fstab`), so the passage in the requested language that shares most
@@ -74,7 +74,7 @@ pub struct EditionRequest {
 
 /// Returns the request for a language's edition in the query, if it makes one: "the Chinese
 /// edition", "the Chinese Debian Reference", "the manual in English", 中文版手册, 英文文档.
-/// A query that asks for both languages asks for neither.
+/// A query that names both languages requests neither.
 pub fn edition_request(query: &str) -> Option<EditionRequest> {
     let chinese = chinese_request().captures(query);
     let english = english_request().captures(query);
@@ -99,11 +99,11 @@ fn english_request() -> &'static Regex {
 }
 
 /// Builds the pattern of a request for one language's edition, with the words that full text
-/// leaves out as group 1, 2 or 3. The three forms are the name before a document noun with up
-/// to two words between ("Chinese Debian Reference", group 1 the name), a document noun before
-/// "in NAME" ("the manual in Chinese", group 2 the name), and the language's Chinese name with
-/// the Chinese document nouns after it (中文版手册, group 3 the whole compound, because it names
-/// the edition and no content).
+/// leaves out as group 1, 2 or 3. The first form is the name before a document noun with up to
+/// two words between ("Chinese Debian Reference"), and group 1 is the name. The second is a
+/// document noun before "in NAME" ("the manual in Chinese"), and group 2 is the name. The third
+/// is the language's Chinese name with the Chinese document nouns after it (中文版手册), and
+/// group 3 is the whole compound, because it names the edition and no content.
 fn request_pattern(name: &str, chinese_names: &str) -> Regex {
     let before_noun = format!(r"\b((?:simplified\s+)?(?:{name}))\s+(?:[\w'’-]+\s+){{0,2}}?(?:{DOCUMENT_NOUNS})s?\b");
     let after_noun =
@@ -173,7 +173,7 @@ pub fn neutral_terms(text: &str) -> BTreeSet<String> {
         .collect()
 }
 
-/// Orders results for a question that asks for `language`'s edition: the results from
+/// Orders results for a question that requests `language`'s edition: the results from
 /// documents in that language come first, by score, if their score is at least
 /// [`MIN_PREFERRED_SCORE_SHARE`] of the best, and then the others, in their order.
 /// Each of the first [`COUNTERPART_SOURCES`] results that scores at least that share and comes
@@ -246,7 +246,7 @@ fn counterpart(
     // Ties go to the candidate that full text ranked higher.
     let mut best: Option<(usize, SearchHit)> = None;
     for (shared, candidate) in shared_terms(index, &terms, language, languages)? {
-        if best.as_ref().is_none_or(|(most, _)| shared > *most) {
+        if best.as_ref().is_none_or(|(max_shared, _)| shared > *max_shared) {
             best = Some((shared, candidate));
         }
     }
@@ -261,8 +261,8 @@ fn counterpart(
     let mut in_source_document = 0;
     let mut elsewhere = 0;
     for (shared, passage) in shared_terms(index, &neutral_terms(&counterpart.text), source_language, languages)? {
-        let most = if passage.key.doc_id == source.key.doc_id { &mut in_source_document } else { &mut elsewhere };
-        *most = (*most).max(shared);
+        let max_shared = if passage.key.doc_id == source.key.doc_id { &mut in_source_document } else { &mut elsewhere };
+        *max_shared = (*max_shared).max(shared);
     }
     if in_source_document < elsewhere {
         return Ok(None);
