@@ -177,9 +177,9 @@ pub fn neutral_terms(text: &str) -> BTreeSet<String> {
 /// documents in that language come first, by score, if their score is at least
 /// [`MIN_PREFERRED_SCORE_SHARE`] of the best, and then the others, in their order.
 /// Each of the first [`COUNTERPART_SOURCES`] results that scores at least that share and comes
-/// from a document in the other language brings its counterpart into the first group with the
-/// source's score, or raises the counterpart's score to it where the counterpart is already
-/// among the results.
+/// from a document in the other language brings its counterpart into the first group. The
+/// counterpart takes the source's score, or keeps its own where it is already among the
+/// results with a higher one.
 pub fn prefer_language(
     index: &TextIndex,
     hits: Vec<SearchHit>,

@@ -89,8 +89,8 @@ pub enum Retriever {
     Dense,
     /// Nearest images to the query's text in the image encoder's space (CLIP).
     Image,
-    /// The passage in the language that a question asks for ("the Chinese edition") that
-    /// shares most section numbers, commands and acronyms with a result in another language.
+    /// The passage in the language that a question requests ("the Chinese edition") that
+    /// shares the most section numbers, commands and acronyms with a result in another language.
     Counterpart,
 }
 
