@@ -65,10 +65,10 @@ const MIN_SHARED_TERMS: usize = 2;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EditionRequest {
     pub language: Language,
-    /// The query without the language's name, or without the whole Chinese compound such as
-    /// 英文版手册, for full text. The name is a condition on the results, not a word they need
-    /// to contain: searched as a word, "Chinese" in "the Chinese edition of the handbook"
-    /// favours passages about Chinese.
+    /// The query for full text: without the language's name, or without the whole Chinese
+    /// compound such as 英文版手册, unless nothing else is left. The name is a condition on the
+    /// results, not a word they need to contain: searched as a word, "Chinese" in "the Chinese
+    /// edition of the handbook" favours passages about Chinese.
     pub full_text_query: String,
 }
 
@@ -84,7 +84,9 @@ pub fn edition_request(query: &str) -> Option<EditionRequest> {
         _ => return None,
     };
     let name = (1..=3).find_map(|group| captures.get(group))?;
-    let query = format!("{}{}", &query[..name.start()], &query[name.end()..]);
+    let rest = format!("{}{}", &query[..name.start()], &query[name.end()..]);
+    // A query that is nothing but the request, such as 中文版手册, keeps its words.
+    let query = if rest.chars().any(char::is_alphanumeric) { rest } else { query.to_string() };
     Some(EditionRequest { language, full_text_query: query })
 }
 
@@ -350,6 +352,8 @@ mod tests {
         let request = edition_request("英文版手册里怎样配置时钟？").unwrap();
         assert_eq!(request.language, Language::English);
         assert_eq!(request.full_text_query, "里怎样配置时钟？");
+        let request = edition_request("中文版手册？").unwrap();
+        assert_eq!(request.full_text_query, "中文版手册？");
     }
 
     #[test]

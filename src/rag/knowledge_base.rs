@@ -10,8 +10,8 @@ use image::RgbImage;
 
 use super::catalog::{Catalog, VectorSource};
 use super::clip::{ClipEncoder, ImageEncoder};
-use super::edition::{edition_request, prefer_language};
 use super::dense::{ChunkKey, DenseIndex};
+use super::edition::{edition_request, prefer_language};
 use super::embed::{BertTextEncoder, TextEncoder};
 use super::index::{Retriever, SearchHit, TextIndex};
 use super::text::contains_cjk;
