@@ -237,15 +237,16 @@ impl Assistant {
         // NOTE: a Chinese question is judged only by the Latin-script names it contains. The
         // default encoder reads English only, and word coverage alone did not separate covered
         // from uncovered Chinese questions on the corpus.
+        // A counterpart covers the question when the result that brought it does.
+        let mut with_sources = hits.iter().flat_map(|hit| std::iter::once(hit).chain(hit.counterpart_of.as_deref()));
         if crate::rag::text::contains_cjk(query) {
-            return hits
-                .iter()
+            return with_sources
                 .any(|hit| crate::rag::analyzer::latin_names_found(query, &format!("{}\n{}", hit.heading, hit.text)));
         }
         if self.knowledge_base.as_ref().is_none_or(|knowledge_base| knowledge_base.text_encoder().is_none()) {
             return true;
         }
-        hits.iter().any(|hit| {
+        with_sources.any(|hit| {
             hit.similarity.is_some_and(|similarity| similarity >= options.min_answer_similarity)
                 || crate::rag::analyzer::query_coverage(query, &format!("{}\n{}", hit.heading, hit.text)) >= options.min_answer_coverage
         })
@@ -490,7 +491,7 @@ mod tests {
     use crate::rag::HitKind;
 
     fn source(number: usize, doc: &str, pages: &[u32], text: &str) -> Source {
-        let hit = SearchHit { kind: HitKind::Text, doc: doc.into(), pages: pages.to_vec(), score: 1.0, text: text.into(), heading: String::new(), image: None, retrievers: Vec::new(), similarity: None, image_similarity: None, chars: None, key: Default::default() };
+        let hit = SearchHit { kind: HitKind::Text, doc: doc.into(), pages: pages.to_vec(), score: 1.0, text: text.into(), heading: String::new(), image: None, retrievers: Vec::new(), similarity: None, image_similarity: None, chars: None, key: Default::default(), counterpart_of: None };
         Source { number, hit, image_seen: false }
     }
 

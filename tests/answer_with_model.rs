@@ -90,6 +90,30 @@ fn unrelated_question_gets_no_sources() {
     }
 }
 
+/// A counterpart in the requested language covers the question when the result that brought
+/// it does, although the English encoder and the question's English words do not match it.
+#[test]
+fn counterpart_source_covers_question() {
+    let env = TestEnv::new();
+    env.write(
+        "install.en.md",
+        "# Installation\n\n## 4.2.11 Configuring the Clock\n\nIf the network is available, the clock is \
+         updated once from an NTP server. Set up an NTP daemon after installation (see Section 8.9.2).\n",
+    );
+    env.write(
+        "install.zh-CN.md",
+        "# 安装\n\n## 4.2.11 配置时钟\n\n如果网络正常，系统时钟会从网络时间服务器更新一次。安装后需要设置 NTP \
+         守护程序（参看第 8.9.2 节）。\n",
+    );
+    env.run_ok(&["ingest", "docs"]);
+
+    let question = "According to the Chinese edition of the installation guide, how is the clock configured?";
+    let stdout = env.run_ok(&["ask", "--json", "--max-tokens", "4", "--top-k", "1", question]);
+    let output: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(output["sources"].as_array().unwrap().len(), 1, "{output}");
+    assert_eq!(output["sources"][0]["doc"], "docs/install.zh-CN.md", "{output}");
+}
+
 #[test]
 fn ask_streams_text_then_sources() {
     let env = env_with_manual();

@@ -260,6 +260,7 @@ async fn generate(engine: &LocalEngine, (question, passage): (&str, &str), max_t
         similarity: None,
         image_similarity: None,
         chars: None,
+        counterpart_of: None,
         key: Default::default(),
     };
     let sources = [Source { number: 1, hit, image_seen: false }];

@@ -198,6 +198,7 @@ pub fn prefer_language(
         }
         if let Some(mut counterpart) = counterpart(index, source, language, &mut languages)? {
             counterpart.score = source.score;
+            counterpart.counterpart_of = Some(Box::new(source.clone()));
             counterparts.push(counterpart);
         }
     }
@@ -209,6 +210,7 @@ pub fn prefer_language(
             let counterpart = counterparts.remove(found);
             hit.score = hit.score.max(counterpart.score);
             hit.retrievers.push(Retriever::Counterpart);
+            hit.counterpart_of = counterpart.counterpart_of;
         }
         if close_enough(&hit) && languages.of(&hit.key.doc_id)? == language {
             preferred.push(hit);
@@ -219,7 +221,8 @@ pub fn prefer_language(
     // Counterparts that no retriever found. Two sources can share one counterpart.
     for counterpart in counterparts {
         match preferred.iter_mut().find(|hit| hit.key == counterpart.key) {
-            Some(hit) => hit.score = hit.score.max(counterpart.score),
+            Some(hit) if hit.score < counterpart.score => *hit = counterpart,
+            Some(_) => {}
             None => preferred.push(counterpart),
         }
     }

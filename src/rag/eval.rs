@@ -115,7 +115,7 @@ mod tests {
     use crate::rag::index::HitKind;
 
     fn hit(doc: &str, pages: &[u32]) -> SearchHit {
-        SearchHit { kind: HitKind::Text, doc: doc.into(), pages: pages.to_vec(), score: 1.0, text: String::new(), heading: String::new(), image: None, retrievers: Vec::new(), similarity: None, image_similarity: None, chars: None, key: Default::default() }
+        SearchHit { kind: HitKind::Text, doc: doc.into(), pages: pages.to_vec(), score: 1.0, text: String::new(), heading: String::new(), image: None, retrievers: Vec::new(), similarity: None, image_similarity: None, chars: None, key: Default::default(), counterpart_of: None }
     }
 
     #[test]

@@ -123,6 +123,10 @@ pub struct SearchHit {
     pub chars: Option<[u64; 2]>,
     #[serde(skip)]
     pub key: ChunkKey,
+    /// For a counterpart, the result in the other language that brought it. What makes that
+    /// result cover a question makes its counterpart cover it too.
+    #[serde(skip)]
+    pub counterpart_of: Option<Box<SearchHit>>,
 }
 
 #[derive(Clone, Copy)]
@@ -343,6 +347,7 @@ impl TextIndex {
             image_similarity: None,
             chars,
             key: ChunkKey { doc_id: text_of(self.fields.doc_id), ordinal: ordinal as u32 },
+            counterpart_of: None,
         }
     }
 

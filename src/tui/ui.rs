@@ -207,6 +207,7 @@ mod tests {
             similarity: None,
             image_similarity: None,
             chars: None,
+            counterpart_of: None,
             key: Default::default(),
         };
         app.apply(AnswerEvent::Sources(vec![Source { number: 1, hit, image_seen: false }]));
