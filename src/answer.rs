@@ -505,7 +505,8 @@ mod tests {
         assert!(prompt.contains("[1] a.pdf, p. 3"), "{prompt}");
         assert!(prompt.contains("Press the red button."), "{prompt}");
         assert!(prompt.contains("[2] b.md"), "{prompt}");
-        assert!(prompt.ends_with("Question: How do I stop it?"), "{prompt}");
+        assert!(prompt.contains("\nQuestion: How do I stop it?\n"), "{prompt}");
+        assert!(prompt.ends_with("\nAnswer in English."), "{prompt}");
     }
 
     #[test]
@@ -513,7 +514,8 @@ mod tests {
         let messages = build_messages(&[], "如何启动服务？", &[], None, &AnswerOptions::default()).unwrap();
         assert!(messages[0].content.contains("简体中文"));
         assert!(messages[1].content.contains("手册中没有与这个问题相关的段落"), "{}", messages[1].content);
-        assert!(messages[1].content.ends_with("问题：如何启动服务？"));
+        assert!(messages[1].content.contains("\n问题：如何启动服务？\n"), "{}", messages[1].content);
+        assert!(messages[1].content.ends_with("\n请用简体中文回答。"), "{}", messages[1].content);
     }
 
     #[test]
