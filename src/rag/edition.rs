@@ -19,7 +19,7 @@ use regex::Regex;
 use super::index::{HitKind, Retriever, SearchHit, TextIndex};
 use super::text::{is_cjk, normalize};
 
-/// The languages a question can ask for an edition in.
+/// Languages whose edition a question can request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Language {
     Chinese,
@@ -38,7 +38,7 @@ const DOCUMENT_NOUNS: &str =
 /// Chinese names of documents and their parts, after 中文 or 英文: 中文版, 英文手册.
 const CHINESE_DOCUMENT_NOUNS: &str = "版|版本|译本|原版|手册|文档|说明书|参考|指南|章节|资料|教程";
 
-/// Number of first results that bring their counterparts for a request for a language edition.
+/// Number of leading results that can bring a counterpart for an edition request.
 const COUNTERPART_SOURCES: usize = 5;
 
 /// Full-text results searched for a counterpart, of which the first [`COUNTERPART_CANDIDATES`]
@@ -65,10 +65,10 @@ const MIN_SHARED_TERMS: usize = 2;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EditionRequest {
     pub language: Language,
-    /// The query for full text: without the language's name, or without the whole Chinese
+    /// The query for full text, NFKC-folded, without the language's name or the whole Chinese
     /// compound such as 英文版手册, unless nothing else is left. The name is a condition on the
-    /// results, not a word they need to contain: searched as a word, "Chinese" in "the Chinese
-    /// edition of the handbook" favours passages about Chinese.
+    /// results and not a word they need to contain, because "Chinese" searched as a word favours
+    /// passages about Chinese.
     pub full_text_query: String,
 }
 
@@ -76,6 +76,8 @@ pub struct EditionRequest {
 /// edition", "the Chinese Debian Reference", "the manual in English", 中文版手册, 英文文档.
 /// A query that names both languages requests neither.
 pub fn edition_request(query: &str) -> Option<EditionRequest> {
+    // Folded first, so that full-width letters (ｅｄｉｔｉｏｎ) match as the index matches them.
+    let query = &normalize(query);
     let chinese = chinese_request().captures(query);
     let english = english_request().captures(query);
     let (language, captures) = match (chinese, english) {
@@ -86,7 +88,7 @@ pub fn edition_request(query: &str) -> Option<EditionRequest> {
     let name = (1..=3).find_map(|group| captures.get(group))?;
     let rest = format!("{}{}", &query[..name.start()], &query[name.end()..]);
     // A query that is nothing but the request, such as 中文版手册, keeps its words.
-    let query = if rest.chars().any(char::is_alphanumeric) { rest } else { query.to_string() };
+    let query = if rest.chars().any(char::is_alphanumeric) { rest } else { query.clone() };
     Some(EditionRequest { language, full_text_query: query })
 }
 
@@ -135,15 +137,16 @@ pub fn language_of(text: &str) -> Language {
 
 /// Words of Latin letters and digits, with the dots, dashes, slashes, tildes, plus signs and
 /// underscores inside them: `4.2.11`, `dm-crypt`, `/etc/fstab` (as `etc/fstab`).
-fn words() -> &'static Regex {
-    static WORDS: OnceLock<Regex> = OnceLock::new();
-    WORDS.get_or_init(|| Regex::new(r"[A-Za-z0-9](?:[A-Za-z0-9._/~+-]*[A-Za-z0-9])?").expect("the word pattern is valid"))
+fn term_pattern() -> &'static Regex {
+    static TERM: OnceLock<Regex> = OnceLock::new();
+    TERM.get_or_init(|| Regex::new(r"[A-Za-z0-9](?:[A-Za-z0-9._/~+-]*[A-Za-z0-9])?").expect("the term pattern is valid"))
 }
 
-/// Returns the lowercased words of Latin letters and digits of a text, two characters or longer.
-pub fn latin_words(text: &str) -> BTreeSet<String> {
+/// Returns the lowercased terms of Latin letters and digits of a text (see [`term_pattern`]),
+/// two characters or longer.
+pub fn latin_terms(text: &str) -> BTreeSet<String> {
     let text = normalize(text);
-    words()
+    term_pattern()
         .find_iter(&text)
         .map(|word| word.as_str())
         .filter(|word| word.len() >= 2)
@@ -159,7 +162,7 @@ pub fn latin_words(text: &str) -> BTreeSet<String> {
 pub fn neutral_terms(text: &str) -> BTreeSet<String> {
     let language = language_of(text);
     let text = normalize(text);
-    words()
+    term_pattern()
         .find_iter(&text)
         .map(|word| word.as_str())
         .filter(|word| word.len() >= 2)
@@ -234,7 +237,7 @@ pub fn prefer_language(
 
 /// Finds the passage of a document in `language` that shares the most terms a translation
 /// keeps (see [`neutral_terms`]) with `source`, if it shares more than half of them and at
-/// least [`MIN_SHARED_TERMS`]. The match must also hold the other way: no document in the
+/// least [`MIN_SHARED_TERMS`]. The match must also hold the other way, so no document in the
 /// source's language may share more of the counterpart's terms than the source's document.
 /// Without that check a table of contents, which lists every section number, became the
 /// counterpart of passages from other manuals.
@@ -293,7 +296,7 @@ fn shared_terms(
         if candidate.kind != HitKind::Text || languages.of(&candidate.key.doc_id)? != language {
             continue;
         }
-        let shared = latin_words(&candidate.text).intersection(terms).count();
+        let shared = latin_terms(&candidate.text).intersection(terms).count();
         compared.push((shared, candidate));
     }
     Ok(compared)
@@ -344,6 +347,7 @@ mod tests {
         }
         assert_eq!(requested_language("What does the English manual say about LVM?"), Some(Language::English));
         assert_eq!(requested_language("Is there a guide in English?"), Some(Language::English));
+        assert_eq!(requested_language("What does the Ｃｈｉｎｅｓｅ ｅｄｉｔｉｏｎ say?"), Some(Language::Chinese));
     }
 
     #[test]
@@ -354,9 +358,9 @@ mod tests {
         assert_eq!(request.full_text_query, "Where does the manual in  describe NTP?");
         let request = edition_request("英文版手册里怎样配置时钟？").unwrap();
         assert_eq!(request.language, Language::English);
-        assert_eq!(request.full_text_query, "里怎样配置时钟？");
+        assert_eq!(request.full_text_query, "里怎样配置时钟?");
         let request = edition_request("中文版手册？").unwrap();
-        assert_eq!(request.full_text_query, "中文版手册？");
+        assert_eq!(request.full_text_query, "中文版手册?");
     }
 
     #[test]

@@ -307,7 +307,7 @@ impl KnowledgeBase {
             return Ok(Vec::new());
         }
         let candidates = options.candidates.max(top_k);
-        let edition = edition_request(query).filter(|_| options.edition_requests);
+        let edition = if options.edition_requests { edition_request(query) } else { None };
         let full_text_query = edition.as_ref().map_or(query, |request| request.full_text_query.as_str());
         let query_image_weight = options.image_vector_weight;
         let mut options = *options;
