@@ -56,6 +56,21 @@ fn dense_ranks_paraphrase_first() {
     assert!(hybrid[0]["retrievers"].as_array().unwrap().contains(&"dense".into()));
 }
 
+/// A query typed in full-width letters gets the vector of its ASCII spelling, as full text
+/// folds it too.
+#[test]
+fn full_width_query_gets_same_vector() {
+    let env = TestEnv::new();
+    write_manuals(&env);
+    env.run_ok(&["ingest", "docs"]);
+
+    let ascii = search(&env, PARAPHRASE, "dense");
+    let full_width = search(&env, "ｒｅｓｔｏｒｅ ｍｏｄｅｍ ｏｕｔ－ｏｆ－ｂｏｘ ｃｏｎｆｉｇｕｒａｔｉｏｎ", "dense");
+    assert_eq!(full_width.len(), ascii.len(), "{full_width:#?}");
+    assert_eq!(full_width[0]["doc"], "docs/router.md", "{full_width:#?}");
+    assert_eq!(full_width[0]["score"], ascii[0]["score"], "{full_width:#?} {ascii:#?}");
+}
+
 #[test]
 fn hybrid_marks_results_both_retrievers_found() {
     let env = TestEnv::new();

@@ -14,7 +14,7 @@ use super::dense::{ChunkKey, DenseIndex};
 use super::edition::{edition_request, prefer_language};
 use super::embed::{BertTextEncoder, TextEncoder};
 use super::index::{Retriever, SearchHit, TextIndex};
-use super::text::contains_cjk;
+use super::text::{contains_cjk, normalize};
 use crate::config::{validate_kb_name, Paths};
 
 /// Catalog settings naming the text encoder that made the knowledge base's vectors.
@@ -366,7 +366,8 @@ impl KnowledgeBase {
         if query.trim().is_empty() {
             return Ok(Vec::new());
         }
-        let query_vector = encoder.encode(&[query])?.remove(0);
+        // Folded like full-text queries, so that full-width letters (ｃｌｏｃｋ) read as ASCII.
+        let query_vector = encoder.encode(&[normalize(query).as_str()])?.remove(0);
         let catalog = self.shared_catalog();
         self.dense.search(&catalog, &query_vector, top_k)
     }
