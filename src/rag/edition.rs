@@ -221,10 +221,14 @@ pub fn prefer_language(
             others.push(hit);
         }
     }
-    // Counterparts that no retriever found. Two sources can share one counterpart.
+    // Counterparts that are not among the results yet. Two sources can share one counterpart,
+    // which then keeps the higher score and the retrievers it already has.
     for counterpart in counterparts {
         match preferred.iter_mut().find(|hit| hit.key == counterpart.key) {
-            Some(hit) if hit.score < counterpart.score => *hit = counterpart,
+            Some(hit) if hit.score < counterpart.score => {
+                hit.score = counterpart.score;
+                hit.counterpart_of = counterpart.counterpart_of;
+            }
             Some(_) => {}
             None => preferred.push(counterpart),
         }
